@@ -1,0 +1,58 @@
+"""The code location: assets, job, schedule, sensor and resources for the selected environment."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from blog_pipeline.assets import blog_article, buffer_post, publication_log
+from blog_pipeline.environment import Settings, load_settings
+from blog_pipeline.jobs import daily_blogpost
+from blog_pipeline.resources import (
+    BufferResource,
+    OpenAIResource,
+    PipelineSettings,
+    SMTPResource,
+)
+from blog_pipeline.schedules import daily_blogpost_schedule
+from blog_pipeline.sensors import failure_alert_sensor
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "openai": OpenAIResource(
+            api_key_env_var=settings.openai_api_key_env_var,
+            model=settings.openai_model,
+            base_url=settings.openai_base_url,
+        ),
+        "buffer": BufferResource(
+            api=settings.buffer_api,
+            base_url=settings.buffer_base_url,
+            token_env_var=settings.buffer_token_env_var,
+            channel_id_env_var=settings.buffer_channel_env_var,
+        ),
+        "smtp": SMTPResource(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username_env_var=settings.smtp_username_env_var,
+            password_env_var=settings.smtp_password_env_var,
+            sender=settings.alert_sender,
+            recipients=settings.alert_recipients,
+        ),
+        "settings": PipelineSettings(
+            environment=settings.environment, dagster_ui_url=settings.dagster_ui_url
+        ),
+    }
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[blog_article, buffer_post, publication_log],
+        jobs=[daily_blogpost],
+        schedules=[daily_blogpost_schedule],
+        sensors=[failure_alert_sensor],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions(load_settings())

@@ -63,6 +63,8 @@ def blog_article(
             "language": config.language,
             "target_words": config.target_words,
             "completion_id": completion.completion_id,
+            "generation_seconds": round(completion.seconds, 3),
+            "estimated_cost_usd": round(openai.estimate_cost_usd(completion), 6),
             "preview": dg.MetadataValue.md(_quote(text[:600])),
         },
     )

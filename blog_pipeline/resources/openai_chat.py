@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,10 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 # The SDK retries connection errors, 408, 409, 429 and 5xx with exponential backoff and honours
 # the server's retry-after header.
 DEFAULT_MAX_RETRIES = 2
+# US dollars per million tokens for gpt-4o-mini on OpenAI's pricing page (standard tier, late
+# 2026). Set the fields for another model; the cost metadata is an estimate from these prices.
+DEFAULT_INPUT_PRICE_PER_MILLION = 0.15
+DEFAULT_OUTPUT_PRICE_PER_MILLION = 0.60
 
 # The SDK logs every request URL at DEBUG/INFO; keep those loggers quiet in run logs.
 for _logger_name in ("openai", "httpx", "httpx2", "httpcore"):
@@ -39,6 +44,7 @@ class ChatCompletion:
     prompt_tokens: int
     completion_tokens: int
     completion_id: str
+    seconds: float
 
 
 class OpenAIResource(dg.ConfigurableResource):
@@ -60,7 +66,25 @@ class OpenAIResource(dg.ConfigurableResource):
         default=DEFAULT_MAX_RETRIES, ge=0, le=10, description="Retries of a failed request."
     )
 
+    input_price_per_million: float = Field(
+        default=DEFAULT_INPUT_PRICE_PER_MILLION,
+        ge=0,
+        description="US dollars per million prompt tokens, for the cost estimate.",
+    )
+    output_price_per_million: float = Field(
+        default=DEFAULT_OUTPUT_PRICE_PER_MILLION,
+        ge=0,
+        description="US dollars per million completion tokens, for the cost estimate.",
+    )
+
     _api_key: str | None = PrivateAttr(default=None)
+
+    def estimate_cost_usd(self, completion: ChatCompletion) -> float:
+        """Estimate the cost of ``completion`` from the configured prices."""
+        return (
+            completion.prompt_tokens * self.input_price_per_million
+            + completion.completion_tokens * self.output_price_per_million
+        ) / 1_000_000
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._api_key = read_secret(self.api_key_env_var, purpose="OpenAI API key")
@@ -97,6 +121,7 @@ class OpenAIResource(dg.ConfigurableResource):
         if max_tokens is not None:
             request["max_tokens"] = max_tokens
 
+        started = time.monotonic()
         try:
             with self._client() as client:
                 response = client.chat.completions.create(**request)
@@ -119,7 +144,7 @@ class OpenAIResource(dg.ConfigurableResource):
                 retryable=True,
             ) from None
 
-        return self._parse(response)
+        return self._parse(response, seconds=time.monotonic() - started)
 
     def _endpoint(self) -> str:
         return (self.base_url or "https://api.openai.com/v1").rstrip("/") + "/chat/completions"
@@ -137,7 +162,7 @@ class OpenAIResource(dg.ConfigurableResource):
         text = f"OpenAI request to {self._endpoint()} failed with {detail}: {message}"
         return redact(text, [self._api_key])
 
-    def _parse(self, response: Any) -> ChatCompletion:
+    def _parse(self, response: Any, seconds: float) -> ChatCompletion:
         if not response.choices:
             raise OpenAIError(f"OpenAI returned no choices for model {self.model}.")
         choice = response.choices[0]
@@ -150,4 +175,5 @@ class OpenAIResource(dg.ConfigurableResource):
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
             completion_id=response.id or "",
+            seconds=seconds,
         )

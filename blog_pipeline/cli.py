@@ -73,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
               f"SMTP 127.0.0.1:{sandbox.smtp.port}")
 
         defs = build_definitions(sandbox.settings({"BUFFER_API": args.api}))
-        job = defs.get_job_def(JOB_NAME)
+        job = defs.resolve_job_def(JOB_NAME)
         run_config = {}
         if args.topic:
             run_config = {"ops": {"blog_article": {"config": {"topic": args.topic}}}}

@@ -36,7 +36,7 @@ def read_secret(env_var: str, *, purpose: str) -> str:
             f"Environment variable {env_var} ({purpose}) is {state}. Set it in .env next to "
             "pyproject.toml for `dagster dev` (see .env.example), export it in the shell, or add "
             "it to the deployment's secret store (Kubernetes Secret, Dagster+ environment "
-            "variable). Without keys, run `blog-pipeline sandbox` instead."
+            "variable). Without keys, run `blog-pipeline sandbox run` instead."
         )
     if value != value.strip():
         raise ConfigurationError(

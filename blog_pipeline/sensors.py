@@ -12,8 +12,12 @@ from blog_pipeline.jobs import daily_blogpost
 from blog_pipeline.resources import PipelineSettings, SMTPResource
 from blog_pipeline.secrets import redact
 
-# Dagster wraps an exception raised in a step in this error; its cause is the message that matters.
-_WRAPPER_ERRORS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
+# Dagster wraps an exception raised in a step or a resource in these errors; its cause is the message that matters.
+_WRAPPER_ERRORS = {
+    "DagsterExecutionStepExecutionError",
+    "DagsterUserCodeExecutionError",
+    "DagsterResourceFunctionError",
+}
 
 _QUALIFIED_NAME = re.compile(r"[A-Za-z_][\w.]*")
 

@@ -80,7 +80,9 @@ class SandboxHTTPServer:
 
     def start(self) -> SandboxHTTPServer:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"{self.name}-http", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{self.name}-http", daemon=True
         )
         self._thread.start()
         return self

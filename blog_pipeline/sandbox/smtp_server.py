@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import socket
@@ -31,6 +32,8 @@ class _StoringHandler:
         self.server = server
 
     async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if self.server.delay_seconds:
+            await asyncio.sleep(self.server.delay_seconds)
         if self.server.reject_with is not None:
             return self.server.reject_with
         path = self.server.store(envelope.content or b"", envelope.rcpt_tos)
@@ -42,7 +45,8 @@ class SandboxSMTPServer:
     """SMTP server on loopback; ``outbox`` receives one ``.eml`` file per accepted message.
 
     ``implicit_tls`` and ``starttls_context`` enable TLS with the given server context;
-    ``credentials`` (user, password) makes AUTH required.
+    ``credentials`` (user, password) makes AUTH required. ``delay_seconds`` holds back the reply
+    to each message's DATA, to stand in for a remote mail server's latency.
     """
 
     def __init__(
@@ -53,12 +57,14 @@ class SandboxSMTPServer:
         implicit_tls: ssl.SSLContext | None = None,
         starttls_context: ssl.SSLContext | None = None,
         credentials: tuple[str, str] | None = None,
+        delay_seconds: float = 0.0,
     ) -> None:
         self.outbox = Path(outbox)
         self.outbox.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.port = port or free_port(host)
         self.reject_with: str | None = None
+        self.delay_seconds = delay_seconds
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         server_kwargs: dict[str, Any] = {}
@@ -75,7 +81,7 @@ class SandboxSMTPServer:
             hostname=host,
             port=self.port,
             ssl_context=implicit_tls,
-            server_kwargs=server_kwargs,
+            **server_kwargs,
         )
 
     def start(self) -> SandboxSMTPServer:

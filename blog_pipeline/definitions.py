@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from blog_pipeline.assets import blog_article, buffer_post, publication_log
-from blog_pipeline.environment import Settings, load_settings
+from blog_pipeline.environment import IOManagerKind, Settings, load_settings
 from blog_pipeline.jobs import daily_blogpost
 from blog_pipeline.resources import (
     BufferResource,
@@ -42,6 +42,27 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "settings": PipelineSettings(
             environment=settings.environment, dagster_ui_url=settings.dagster_ui_url
         ),
+        **build_io_manager(settings),
+    }
+
+
+def build_io_manager(settings: Settings) -> dict[str, dg.ConfigurableIOManager]:
+    """Return the ``io_manager`` resource the settings select; empty keeps Dagster's default."""
+    if settings.io_manager != IOManagerKind.S3:
+        return {}
+
+    # Imported only here: boto3 adds to every load of the code location, and only dev and prod
+    # use S3. Credentials and region come from boto3's default chain (IAM role of the pod,
+    # AWS_REGION), so no key is part of the resource config.
+    from dagster_aws.s3 import S3PickleIOManager, S3Resource
+
+    assert settings.io_manager_s3_bucket is not None
+    return {
+        "io_manager": S3PickleIOManager(
+            s3_resource=S3Resource(),
+            s3_bucket=settings.io_manager_s3_bucket,
+            s3_prefix=settings.io_manager_s3_prefix,
+        )
     }
 
 

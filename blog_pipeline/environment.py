@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
+from typing import Any
 
 from blog_pipeline.errors import ConfigurationError
 
@@ -27,6 +28,24 @@ class Environment(str, Enum):
     SANDBOX = "sandbox"
     DEV = "dev"
     PROD = "prod"
+
+
+class IOManagerKind(StrEnum):
+    """Where step outputs live between the steps of a run and for later re-execution.
+
+    ``filesystem`` is Dagster's default IO manager under DAGSTER_HOME, enough when every step runs
+    on one machine. ``s3`` is dagster-aws's S3 pickle IO manager: on Kubernetes each run is its
+    own pod, and a re-execution in a new pod can only load the outputs of an earlier pod from an
+    object store.
+    """
+
+    FILESYSTEM = "filesystem"
+    S3 = "s3"
+
+
+IO_MANAGER_ENV_VAR = "BLOG_PIPELINE_IO_MANAGER"
+IO_BUCKET_ENV_VAR = "BLOG_PIPELINE_IO_BUCKET"
+IO_PREFIX_ENV_VAR = "BLOG_PIPELINE_IO_PREFIX"
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,9 @@ class Settings:
     alert_sender: str
     alert_recipients: list[str]
     dagster_ui_url: str
+    io_manager: IOManagerKind = IOManagerKind.FILESYSTEM
+    io_manager_s3_bucket: str | None = None
+    io_manager_s3_prefix: str = "blog-pipeline"
 
 
 def get_environment(environ: Mapping[str, str] | None = None) -> Environment:
@@ -96,6 +118,7 @@ def _sandbox_settings(environ: Mapping[str, str]) -> Settings:
         alert_sender="blog-pipeline@sandbox.invalid",
         alert_recipients=["alerts@sandbox.invalid"],
         dagster_ui_url=environ.get("DAGSTER_UI_URL") or "http://127.0.0.1:3000",
+        **_io_manager_settings(Environment.SANDBOX, environ),
     )
 
 
@@ -121,7 +144,33 @@ def _service_settings(environment: Environment, environ: Mapping[str, str]) -> S
         alert_recipients=[a.strip() for a in recipients.split(",") if a.strip()]
         or _missing(f"ALERT_EMAIL_TO{suffix}", "ops@example.com,team@example.com"),
         dagster_ui_url=environ.get("DAGSTER_UI_URL") or "http://localhost:3000",
+        **_io_manager_settings(environment, environ),
     )
+
+
+def _io_manager_settings(environment: Environment, environ: Mapping[str, str]) -> dict[str, Any]:
+    # dev and prod run on Kubernetes, one pod per run, so they default to the object store; the
+    # sandbox and a single-machine deployment can choose filesystem explicitly.
+    default = IOManagerKind.FILESYSTEM if environment == Environment.SANDBOX else IOManagerKind.S3
+    choices = tuple(kind.value for kind in IOManagerKind)
+    kind = IOManagerKind(_choice(environ, IO_MANAGER_ENV_VAR, choices, default.value))
+    if kind == IOManagerKind.FILESYSTEM:
+        return {"io_manager": kind}
+
+    bucket = environ.get(IO_BUCKET_ENV_VAR, "").strip()
+    if not bucket:
+        raise ConfigurationError(
+            f"Environment variable {IO_BUCKET_ENV_VAR} is not set, and the {environment.value} "
+            f"environment stores step outputs in S3. Set it to the bucket name, for example "
+            f"{IO_BUCKET_ENV_VAR}=acme-blog-pipeline-{environment.value}, or set "
+            f"{IO_MANAGER_ENV_VAR}=filesystem when every run executes on one machine."
+        )
+    prefix = environ.get(IO_PREFIX_ENV_VAR, "").strip().strip("/")
+    return {
+        "io_manager": kind,
+        "io_manager_s3_bucket": bucket,
+        "io_manager_s3_prefix": prefix or f"blog-pipeline/{environment.value}/io",
+    }
 
 
 def _required(environ: Mapping[str, str], name: str, example: str) -> str:

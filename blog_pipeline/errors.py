@@ -25,10 +25,19 @@ class ConfigurationError(BlogPipelineError):
 class ServiceError(BlogPipelineError):
     """An external service failed, timed out or rejected a request."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        # Seconds the service asked the client to wait before the next attempt (Retry-After).
+        self.retry_after = retry_after
 
 
 class OpenAIError(ServiceError):

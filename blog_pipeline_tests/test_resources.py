@@ -24,13 +24,14 @@ def _openai(sandbox: Sandbox, **overrides) -> OpenAIResource:
     return resource
 
 
-def _buffer(sandbox: Sandbox, api: str = "graphql") -> BufferResource:
+def _buffer(sandbox: Sandbox, api: str = "graphql", **overrides) -> BufferResource:
     base = sandbox.buffer.url + ("/1" if api == "v1" else "")
     resource = BufferResource(
         api=api,
         base_url=base,
         token_env_var="SANDBOX_BUFFER_TOKEN",
         channel_id_env_var="SANDBOX_BUFFER_CHANNEL_ID",
+        **overrides,
     )
     resource.setup_for_execution(dg.build_init_resource_context())
     return resource
@@ -161,10 +162,11 @@ def test_buffer_html_502_is_reported(sandbox: Sandbox) -> None:
     sandbox.buffer.inject(Fault(status=502, body=page))
 
     with pytest.raises(BufferError, match="HTTP 502") as caught:
-        _buffer(sandbox).queue_post("Hallo")
+        _buffer(sandbox, max_retries=0).queue_post("Hallo")
 
-    assert "502 Bad Gateway" in str(caught.value)
-    assert caught.value.retryable
+    assert "HTML page titled '502 Bad Gateway'" in str(caught.value)
+    assert "<html>" not in str(caught.value)
+    assert caught.value.status == 502
 
 
 def test_buffer_v1_error_carries_message(sandbox: Sandbox, monkeypatch) -> None:
@@ -183,14 +185,24 @@ def test_buffer_v1_unauthorized_hides_token(sandbox: Sandbox, monkeypatch) -> No
     assert FAKE_BUFFER_TOKEN not in str(caught.value)
 
 
-def test_buffer_dropped_connection_is_retryable(sandbox: Sandbox) -> None:
+def test_buffer_dropped_connection_fails_without_retries(sandbox: Sandbox) -> None:
     sandbox.buffer.inject(Fault(drop=True))
 
-    with pytest.raises(BufferError, match="failed") as caught:
-        _buffer(sandbox).queue_post("Hallo")
+    with pytest.raises(BufferError, match="Server disconnected") as caught:
+        _buffer(sandbox, max_retries=0).queue_post("Hallo")
 
-    assert caught.value.retryable
+    assert "Gave up after 1 attempts" in str(caught.value)
     assert sandbox.buffer.posts == []
+
+
+@pytest.mark.parametrize("api", ["graphql", "v1"])
+def test_buffer_lost_answer_is_not_posted_twice(sandbox: Sandbox, api: str) -> None:
+    sandbox.buffer.inject(Fault(drop=True, after_handling=True))
+
+    post = _buffer(sandbox, api).queue_post("Nur einmal, bitte")
+
+    assert len(sandbox.buffer.posts) == 1
+    assert post.post_id == sandbox.buffer.posts[0]["id"]
 
 
 def _smtp(sandbox: Sandbox, **overrides) -> SMTPResource:

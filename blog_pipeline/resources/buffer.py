@@ -12,7 +12,10 @@ Authorization header, never in the URL, where it would end up in access logs.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,12 +24,22 @@ import httpx
 from pydantic import Field, PrivateAttr
 
 from blog_pipeline.errors import BufferError, ConfigurationError
+from blog_pipeline.resources.openai_chat import parse_retry_after
+from blog_pipeline.retry import RetryPolicy, call_with_retries
 from blog_pipeline.secrets import read_secret, redact
 
 GRAPHQL_URL = "https://api.buffer.com"
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 V1_URL = "https://api.bufferapp.com/1"
-# (connect, read) seconds; Buffer answers createPost in well under a second.
+# Seconds for one HTTP request; Buffer answers createPost in well under a second.
 DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_MAX_RETRIES = 3
+# Buffer's rate-limit example asks for 900 s; waiting that long would hold the 08:00 run, so a
+# longer requested wait fails the step and the alert names the wait.
+DEFAULT_MAX_REQUESTED_WAIT_SECONDS = 120.0
+DEFAULT_TOTAL_TIMEOUT_SECONDS = 300.0
+# Posts read per page when looking for a post that already exists.
+POSTS_PAGE_SIZE = 50
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -45,6 +58,22 @@ mutation CreatePost($input: CreatePostInput!) {
   }
 }
 """.strip()
+
+# NOTE: Buffer documents the posts query as cursor-paginated and filterable by channel and status
+# but does not publish its full input type; this selection is the part the sandbox models.
+POSTS_QUERY = """
+query ChannelPosts($input: PostsInput, $first: Int, $after: String) {
+  posts(input: $input, first: $first, after: $after) {
+    edges { node { id text dueAt status channelId } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""".strip()
+
+
+def text_sha256(text: str) -> str:
+    """Return the SHA-256 hex digest of ``text`` in UTF-8, the key for recognising a post."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -81,6 +110,22 @@ class BufferResource(dg.ConfigurableResource):
     timeout_seconds: float = Field(
         default=DEFAULT_TIMEOUT_SECONDS, gt=0, description="Timeout of one HTTP request."
     )
+    max_retries: int = Field(
+        default=DEFAULT_MAX_RETRIES,
+        ge=0,
+        le=10,
+        description="Retries of a request that failed with a connection error, timeout, 429 or 5xx.",
+    )
+    max_requested_wait_seconds: float = Field(
+        default=DEFAULT_MAX_REQUESTED_WAIT_SECONDS,
+        ge=0,
+        description="Longest Retry-After wait to honour; a longer one fails the step at once.",
+    )
+    total_timeout_seconds: float = Field(
+        default=DEFAULT_TOTAL_TIMEOUT_SECONDS,
+        gt=0,
+        description="Time budget of one operation with all its retries.",
+    )
 
     _token: str | None = PrivateAttr(default=None)
     _channel_id: str | None = PrivateAttr(default=None)
@@ -112,46 +157,178 @@ class BufferResource(dg.ConfigurableResource):
         default = GRAPHQL_URL if self.api == "graphql" else V1_URL
         return (self.base_url or default).rstrip("/")
 
-    def queue_post(self, text: str) -> QueuedPost:
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.max_retries + 1,
+            max_requested_wait_seconds=self.max_requested_wait_seconds,
+            total_timeout_seconds=self.total_timeout_seconds,
+        )
+
+    def queue_post(self, text: str, *, logger: logging.Logger | None = None) -> QueuedPost:
         """Add ``text`` to the channel's queue and return the confirmed post.
 
+        A retry after an answer that never arrived first looks for a post with the same text,
+        since Buffer may have created it; a found post is returned instead of a second one.
         Raises BufferError with Buffer's own message unless Buffer returns a post id.
         """
         self._load_secrets()
-        if self.api == "graphql":
-            return self._queue_graphql(text)
-        return self._queue_v1(text)
+        attempts = 0
 
-    def _client(self) -> httpx.Client:
+        def attempt(seconds_left: float) -> QueuedPost:
+            nonlocal attempts
+            attempts += 1
+            timeout = min(self.timeout_seconds, seconds_left)
+            if attempts > 1:
+                existing = self._find_post({text_sha256(text)}, timeout)
+                if existing is not None:
+                    if logger:
+                        logger.warning(
+                            "Buffer already holds post %s with this text from an earlier attempt; "
+                            "not creating another.",
+                            existing.post_id,
+                        )
+                    return existing
+            if self.api == "graphql":
+                return self._queue_graphql(text, timeout)
+            return self._queue_v1(text, timeout)
+
+        return call_with_retries(
+            attempt,
+            policy=self.retry_policy,
+            description=f"Buffer createPost on channel {self._channel_id}",
+            logger=logger,
+        )
+
+    def find_post(
+        self, text_hashes: Collection[str], *, logger: logging.Logger | None = None
+    ) -> QueuedPost | None:
+        """Return a post of the channel whose text has one of ``text_hashes`` (SHA-256), if any."""
+        self._load_secrets()
+        if not text_hashes:
+            return None
+        return call_with_retries(
+            lambda seconds_left: self._find_post(
+                text_hashes, min(self.timeout_seconds, seconds_left)
+            ),
+            policy=self.retry_policy,
+            description=f"Buffer posts query on channel {self._channel_id}",
+            logger=logger,
+        )
+
+    def _find_post(self, text_hashes: Collection[str], timeout: float) -> QueuedPost | None:
+        for post in self._channel_posts(timeout):
+            if text_sha256(post.text) in text_hashes:
+                return post
+        return None
+
+    def _channel_posts(self, timeout: float) -> list[QueuedPost]:
+        if self.api == "v1":
+            url = f"{self.url}/profiles/{self._channel_id}/updates/pending.json"
+            response = self._send("GET", url, timeout)
+            body = self._json_body(response)
+            if response.status_code != 200 or not isinstance(body, dict):
+                raise self._fail(
+                    f"Buffer v1 returned HTTP {response.status_code} for the pending updates of "
+                    f"profile {self._channel_id}: {_body_excerpt(response)}",
+                    response,
+                )
+            return [
+                QueuedPost(str(u["id"]), u.get("text", ""), None, self.channel_id, "v1")
+                for u in body.get("updates") or []
+                if isinstance(u, dict) and u.get("id")
+            ]
+
+        posts: list[QueuedPost] = []
+        after: str | None = None
+        while True:
+            variables = {
+                "input": {"filter": {"channelIds": [self._channel_id]}},
+                "first": POSTS_PAGE_SIZE,
+                "after": after,
+            }
+            response = self._send(
+                "POST", self.url, timeout, json={"query": POSTS_QUERY, "variables": variables}
+            )
+            data = self._graphql_data(response, "posts")
+            result = data.get("posts") if isinstance(data, dict) else None
+            if not isinstance(result, dict):
+                raise self._fail(
+                    f"Buffer returned no posts result: {_body_excerpt(response)}", response
+                )
+            for edge in result.get("edges") or []:
+                node = edge.get("node") if isinstance(edge, dict) else None
+                if isinstance(node, dict) and node.get("id"):
+                    posts.append(
+                        QueuedPost(
+                            str(node["id"]),
+                            node.get("text") or "",
+                            node.get("dueAt"),
+                            self.channel_id,
+                            "graphql",
+                        )
+                    )
+            page = result.get("pageInfo") or {}
+            after = page.get("endCursor")
+            if not page.get("hasNextPage") or not after:
+                return posts
+
+    def _client(self, timeout: float) -> httpx.Client:
         return httpx.Client(
-            timeout=httpx.Timeout(self.timeout_seconds),
+            timeout=httpx.Timeout(timeout),
             headers={"Authorization": f"Bearer {self._token}", "User-Agent": "blog-pipeline"},
             trust_env=False,
         )
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, method: str, url: str, timeout: float, **kwargs: Any) -> httpx.Response:
         try:
-            with self._client() as client:
+            with self._client(timeout) as client:
                 return client.request(method, url, **kwargs)
         except httpx.TimeoutException:
             raise BufferError(
-                f"Buffer request to {url} timed out after {self.timeout_seconds:g} s.",
+                f"Buffer request to {url} timed out after {timeout:.0f} s.",
                 retryable=True,
             ) from None
         except httpx.HTTPError as exc:
-            raise BufferError(
-                f"Buffer request to {url} failed: {self._redact(str(exc) or type(exc).__name__)}.",
-                retryable=True,
-            ) from None
+            detail = self._redact(str(exc) or type(exc).__name__).rstrip(".")
+            raise BufferError(f"Buffer request to {url} failed: {detail}.", retryable=True) from None
 
     def _redact(self, text: str) -> str:
         return redact(text, [self._token])
 
-    def _fail(self, message: str, *, status: int | None = None) -> BufferError:
+    def _fail(self, message: str, response: httpx.Response | None = None) -> BufferError:
+        """Build the error for ``response``: HTTP 429 and 5xx are retryable, with the larger of
+        the Retry-After header and the body's ``extensions.retryAfter`` as the requested wait."""
+        status = response.status_code if response is not None else None
         retryable = status is not None and (status == 429 or status >= 500)
-        return BufferError(self._redact(message), status=status, retryable=retryable)
+        retry_after = None
+        if response is not None and retryable:
+            waits = [parse_retry_after(response.headers), _body_retry_after(response)]
+            known = [w for w in waits if w is not None]
+            retry_after = max(known) if known else None
+        return BufferError(
+            self._redact(message), status=status, retryable=retryable, retry_after=retry_after
+        )
 
-    def _queue_graphql(self, text: str) -> QueuedPost:
+    def _graphql_data(self, response: httpx.Response, operation: str) -> Any:
+        """Return ``data`` of a GraphQL response, or raise for an HTTP error or ``errors``."""
+        body = self._json_body(response)
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if errors:
+            raise self._fail(
+                f"Buffer rejected {operation} with HTTP {response.status_code}: "
+                f"{_describe_graphql_errors(errors)}",
+                response,
+            )
+        if response.status_code != 200:
+            raise self._fail(
+                f"Buffer returned HTTP {response.status_code} to {operation}: "
+                f"{_body_excerpt(response)}",
+                response,
+            )
+        return body.get("data") if isinstance(body, dict) else None
+
+    def _queue_graphql(self, text: str, timeout: float) -> QueuedPost:
         variables = {
             "input": {
                 "text": text,
@@ -161,30 +338,14 @@ class BufferResource(dg.ConfigurableResource):
             }
         }
         response = self._send(
-            "POST", self.url, json={"query": CREATE_POST_MUTATION, "variables": variables}
+            "POST", self.url, timeout, json={"query": CREATE_POST_MUTATION, "variables": variables}
         )
-        body = self._json_body(response)
-
-        errors = body.get("errors") if isinstance(body, dict) else None
-        if errors:
-            raise self._fail(
-                f"Buffer rejected createPost with HTTP {response.status_code}: "
-                f"{_describe_graphql_errors(errors)}",
-                status=response.status_code,
-            )
-        if response.status_code != 200:
-            raise self._fail(
-                f"Buffer returned HTTP {response.status_code} to createPost: "
-                f"{_body_excerpt(response)}",
-                status=response.status_code,
-            )
-
-        data = body.get("data") if isinstance(body, dict) else None
+        data = self._graphql_data(response, "createPost")
         result = data.get("createPost") if isinstance(data, dict) else None
         if not isinstance(result, dict):
             raise self._fail(
                 f"Buffer returned no createPost result (HTTP 200): {_body_excerpt(response)}",
-                status=response.status_code,
+                response,
             )
         post = result.get("post")
         if not isinstance(post, dict) or not post.get("id"):
@@ -192,7 +353,7 @@ class BufferResource(dg.ConfigurableResource):
             message = result.get("message") or "no message"
             raise self._fail(
                 f"Buffer did not create the post: createPost returned {typename}: {message}",
-                status=response.status_code,
+                response,
             )
         return QueuedPost(
             post_id=str(post["id"]),
@@ -202,10 +363,10 @@ class BufferResource(dg.ConfigurableResource):
             api="graphql",
         )
 
-    def _queue_v1(self, text: str) -> QueuedPost:
+    def _queue_v1(self, text: str, timeout: float) -> QueuedPost:
         url = f"{self.url}/updates/create.json"
         form = {"text": text, "profile_ids[]": self._channel_id}
-        response = self._send("POST", url, data=form)
+        response = self._send("POST", url, timeout, data=form)
         body = self._json_body(response)
 
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("success"):
@@ -215,14 +376,14 @@ class BufferResource(dg.ConfigurableResource):
             raise self._fail(
                 f"Buffer v1 rejected the update with HTTP {response.status_code}: "
                 f"{detail or _body_excerpt(response)}",
-                status=response.status_code,
+                response,
             )
         updates = body.get("updates") or []
         update = updates[0] if updates and isinstance(updates[0], dict) else {}
         if not update.get("id"):
             raise self._fail(
                 f"Buffer v1 reported success but returned no update id: {_body_excerpt(response)}",
-                status=response.status_code,
+                response,
             )
         due_at = update.get("due_at")
         return QueuedPost(
@@ -241,7 +402,7 @@ class BufferResource(dg.ConfigurableResource):
                 raise self._fail(
                     f"Buffer returned HTTP 200 with a body that is not JSON: "
                     f"{_body_excerpt(response)}",
-                    status=200,
+                    response,
                 ) from None
             return None
 
@@ -261,7 +422,22 @@ def _describe_graphql_errors(errors: Any) -> str:
     return "; ".join(parts)
 
 
+def _body_retry_after(response: httpx.Response) -> float | None:
+    """Return ``errors[0].extensions.retryAfter`` of a rate-limited GraphQL body, in seconds."""
+    try:
+        body = response.json()
+        value = body["errors"][0]["extensions"]["retryAfter"]
+        return float(value)
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
 def _body_excerpt(response: httpx.Response, limit: int = 300) -> str:
+    """Return the start of the body on one line; for an HTML error page, its title."""
+    if "html" in response.headers.get("content-type", ""):
+        title = _HTML_TITLE.search(response.text)
+        if title:
+            return f"HTML page titled {' '.join(title.group(1).split())!r}"
     text = " ".join(response.text.split())
     if not text:
         return f"empty body ({response.reason_phrase})"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +14,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from blog_pipeline.errors import ConfigurationError, OpenAIError
+from blog_pipeline.retry import RetryPolicy, call_with_retries
 from blog_pipeline.secrets import read_secret, redact
 
 if TYPE_CHECKING:
@@ -20,9 +24,13 @@ DEFAULT_MODEL = "gpt-4o-mini"
 # Seconds for one HTTP request, connect included. A 400-word completion from gpt-4o-mini usually
 # takes 5-15 s, so 60 s leaves room without letting a stuck server hold the 08:00 run for long.
 DEFAULT_TIMEOUT_SECONDS = 60.0
-# The SDK retries connection errors, 408, 409, 429 and 5xx with exponential backoff and honours
-# the server's retry-after header.
-DEFAULT_MAX_RETRIES = 2
+# Retries of connection errors, timeouts, 429 and 5xx; the SDK's own retries are off so that
+# blog_pipeline.retry applies one policy to every service and logs each retry in the run.
+DEFAULT_MAX_RETRIES = 3
+# Longest Retry-After the step honours; OpenAI asks for seconds to a minute on rate limits.
+DEFAULT_MAX_REQUESTED_WAIT_SECONDS = 120.0
+# Budget of all attempts together, so a stuck API cannot hold the 08:00 run for hours.
+DEFAULT_TOTAL_TIMEOUT_SECONDS = 600.0
 # US dollars per million tokens for gpt-4o-mini on OpenAI's pricing page (standard tier, late
 # 2026). Set the fields for another model; the cost metadata is an estimate from these prices.
 DEFAULT_INPUT_PRICE_PER_MILLION = 0.15
@@ -63,7 +71,20 @@ class OpenAIResource(dg.ConfigurableResource):
         default=DEFAULT_TIMEOUT_SECONDS, gt=0, description="Timeout of one HTTP request."
     )
     max_retries: int = Field(
-        default=DEFAULT_MAX_RETRIES, ge=0, le=10, description="Retries of a failed request."
+        default=DEFAULT_MAX_RETRIES,
+        ge=0,
+        le=10,
+        description="Retries of a request that failed with a connection error, timeout, 429 or 5xx.",
+    )
+    max_requested_wait_seconds: float = Field(
+        default=DEFAULT_MAX_REQUESTED_WAIT_SECONDS,
+        ge=0,
+        description="Longest retry-after wait to honour; a longer one fails the step at once.",
+    )
+    total_timeout_seconds: float = Field(
+        default=DEFAULT_TOTAL_TIMEOUT_SECONDS,
+        gt=0,
+        description="Time budget of the request with all its retries.",
     )
 
     input_price_per_million: float = Field(
@@ -94,47 +115,58 @@ class OpenAIResource(dg.ConfigurableResource):
                 "https://, for example https://api.openai.com/v1."
             )
 
-    def _client(self) -> openai.OpenAI:
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.max_retries + 1,
+            max_requested_wait_seconds=self.max_requested_wait_seconds,
+            total_timeout_seconds=self.total_timeout_seconds,
+        )
+
+    def complete(
+        self,
+        messages: str | list[dict[str, str]],
+        *,
+        max_tokens: int | None = None,
+        logger: logging.Logger | None = None,
+    ) -> ChatCompletion:
+        """Send ``messages`` (or one user prompt) and return the first choice, retrying what can
+        heal under the resource's retry policy.
+
+        Raises OpenAIError with the HTTP status and OpenAI's own message on any failure.
+        """
+        if isinstance(messages, str):
+            messages = [{"role": "user", "content": messages}]
+        request: dict[str, Any] = {"model": self.model, "messages": messages}
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+
+        started = time.monotonic()
+        response = call_with_retries(
+            lambda seconds_left: self._create(request, min(self.timeout_seconds, seconds_left)),
+            policy=self.retry_policy,
+            description=f"OpenAI chat completion with {self.model}",
+            logger=logger,
+        )
+        return self._parse(response, seconds=time.monotonic() - started)
+
+    def _create(self, request: dict[str, Any], timeout: float) -> Any:
         # The SDK costs about 0.4 s to import, so only the processes that call it pay for it.
         import openai
 
         if self._api_key is None:
             self._api_key = read_secret(self.api_key_env_var, purpose="OpenAI API key")
-        return openai.OpenAI(
-            api_key=self._api_key,
-            base_url=self.base_url,
-            timeout=self.timeout_seconds,
-            max_retries=self.max_retries,
+        client = openai.OpenAI(
+            api_key=self._api_key, base_url=self.base_url, timeout=timeout, max_retries=0
         )
-
-    def complete(self, prompt: str, *, max_tokens: int | None = None) -> ChatCompletion:
-        """Send ``prompt`` as one user message and return the first choice.
-
-        Raises OpenAIError with the HTTP status and OpenAI's own message on any failure.
-        """
-        import openai
-
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": prompt}],
-        }
-        if max_tokens is not None:
-            request["max_tokens"] = max_tokens
-
-        started = time.monotonic()
         try:
-            with self._client() as client:
-                response = client.chat.completions.create(**request)
+            with client:
+                return client.chat.completions.create(**request)
         except openai.APIStatusError as exc:
-            raise OpenAIError(
-                self._describe_status_error(exc),
-                status=exc.status_code,
-                retryable=exc.status_code == 429 or exc.status_code >= 500,
-            ) from None
+            raise self._status_error(exc) from None
         except openai.APITimeoutError:
             raise OpenAIError(
-                f"OpenAI request to {self._endpoint()} timed out after {self.timeout_seconds:g} s "
-                f"(and {self.max_retries} retries).",
+                f"OpenAI request to {self._endpoint()} timed out after {timeout:.0f} s.",
                 retryable=True,
             ) from None
         except openai.APIConnectionError as exc:
@@ -144,16 +176,30 @@ class OpenAIResource(dg.ConfigurableResource):
                 retryable=True,
             ) from None
 
-        return self._parse(response, seconds=time.monotonic() - started)
+    def _status_error(self, exc: openai.APIStatusError) -> OpenAIError:
+        status = exc.status_code
+        code = _error_field(exc.body, "code")
+        if status == 429 and code == "insufficient_quota":
+            return OpenAIError(
+                "OpenAI quota exhausted (HTTP 429, insufficient_quota): the account has no "
+                "credit or reached its monthly budget. Check billing and usage limits at "
+                "https://platform.openai.com/settings/organization/billing. This is not a rate "
+                "limit, so the step does not retry.",
+                status=status,
+            )
+        return OpenAIError(
+            self._describe_status_error(exc),
+            status=status,
+            retryable=status in (408, 429) or status >= 500,
+            retry_after=parse_retry_after(exc.response.headers),
+        )
 
     def _endpoint(self) -> str:
         return (self.base_url or "https://api.openai.com/v1").rstrip("/") + "/chat/completions"
 
     def _describe_status_error(self, exc: openai.APIStatusError) -> str:
-        body = exc.body if isinstance(exc.body, dict) else {}
-        error = body.get("error", body) if isinstance(body, dict) else {}
-        message = error.get("message") if isinstance(error, dict) else None
-        code = error.get("code") if isinstance(error, dict) else None
+        message = _error_field(exc.body, "message")
+        code = _error_field(exc.body, "code")
         if not message:
             message = exc.response.text[:500] or exc.response.reason_phrase
         detail = f"HTTP {exc.status_code}"
@@ -163,6 +209,10 @@ class OpenAIResource(dg.ConfigurableResource):
         return redact(text, [self._api_key])
 
     def _parse(self, response: Any, seconds: float) -> ChatCompletion:
+        if not hasattr(response, "choices"):
+            raise OpenAIError(
+                f"OpenAI returned a body that is not a chat completion: {str(response)[:300]}"
+            )
         if not response.choices:
             raise OpenAIError(f"OpenAI returned no choices for model {self.model}.")
         choice = response.choices[0]
@@ -177,3 +227,39 @@ class OpenAIResource(dg.ConfigurableResource):
             completion_id=response.id or "",
             seconds=seconds,
         )
+
+
+def _error_field(body: object, name: str) -> str | None:
+    """Return ``error.<name>`` from an OpenAI error body, which the SDK passes as ``body``."""
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error", body)
+    value = error.get(name) if isinstance(error, dict) else None
+    return str(value) if value else None
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Return the wait in seconds that ``retry-after-ms`` or ``retry-after`` asks for, if any.
+
+    ``retry-after`` holds seconds or an HTTP date (RFC 9110, section 10.2.3).
+    """
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return float(milliseconds) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return max(0.0, (moment - dt.datetime.now(dt.UTC)).total_seconds())

@@ -33,6 +33,9 @@ class Fault:
     delay_seconds: float = 0.0
     hang: bool = False
     drop: bool = False
+    # Apply the fault after the service handled the request (a post is created, then the answer
+    # is lost), the case that makes a blind retry publish twice.
+    after_handling: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
@@ -43,6 +46,7 @@ class Fault:
             delay_seconds=float(data.get("delay_seconds") or 0.0),
             hang=bool(data.get("hang")),
             drop=bool(data.get("drop")),
+            after_handling=bool(data.get("after_handling")),
         )
 
 
@@ -160,6 +164,8 @@ class SandboxHTTPServer:
                 fault = server._next_fault()
                 if server.latency_seconds:
                     time.sleep(server.latency_seconds)
+                if fault is not None and fault.after_handling:
+                    server.handle_api(method, self.path, headers, body)
                 if fault is not None:
                     if fault.delay_seconds:
                         time.sleep(fault.delay_seconds)

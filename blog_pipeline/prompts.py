@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import dagster as dg
 from pydantic import Field
 
@@ -10,6 +12,7 @@ from blog_pipeline.errors import ConfigurationError
 DEFAULT_TOPIC = "die Vorteile von Everything-as-Code"
 DEFAULT_LANGUAGE = "de"
 DEFAULT_TARGET_WORDS = 400
+DEFAULT_WORD_TOLERANCE = 0.25
 MIN_TARGET_WORDS = 50
 MAX_TARGET_WORDS = 1500
 
@@ -38,6 +41,17 @@ class ArticleConfig(dg.Config):
     prompt: str | None = Field(
         default=None,
         description="Full prompt that replaces the one built from topic, language and length.",
+    )
+    word_tolerance: float = Field(
+        default=DEFAULT_WORD_TOLERANCE,
+        description="Accepted deviation from target_words as a fraction; 0.25 means +-25 %.",
+    )
+    too_long_policy: Literal["shorten", "fail"] = Field(
+        default="shorten",
+        description="Over the channel's character limit: ask the model to shorten, or fail.",
+    )
+    max_shorten_attempts: int = Field(
+        default=2, description="Requests to shorten a text that is still too long."
     )
 
     def build_prompt(self) -> str:
@@ -78,5 +92,27 @@ class ArticleConfig(dg.Config):
                 "prompt is empty: remove it from the run config to use the built-in prompt, or "
                 "give the full instruction text."
             )
+        if not 0 <= self.word_tolerance < 1:
+            raise ConfigurationError(
+                f"word_tolerance {self.word_tolerance} is out of range: use a fraction from 0 to "
+                "below 1, for example 0.25 for +-25 %."
+            )
+        if not 0 <= self.max_shorten_attempts <= 5:
+            raise ConfigurationError(
+                f"max_shorten_attempts {self.max_shorten_attempts} is out of range: use 0 to 5."
+            )
         if self.prompt is None and not self.topic.strip():
             raise ConfigurationError("topic is empty: give a subject, e.g. 'Infrastructure as Code'.")
+
+
+def shorten_request(language: str, limit: int) -> str:
+    """Return the follow-up instruction that asks the model to shorten its last answer."""
+    if language == "de":
+        return (
+            f"Der Artikel ist zu lang. Kürze ihn auf höchstens {limit} Zeichen einschließlich "
+            "Leerzeichen, ohne den Sinn zu verändern. Gib nur den gekürzten Text zurück."
+        )
+    return (
+        f"The article is too long. Shorten it to at most {limit} characters including spaces "
+        "without changing its meaning. Return only the shortened text."
+    )

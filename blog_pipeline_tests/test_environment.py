@@ -12,6 +12,7 @@ PROD = {
     "SMTP_HOST": "smtp.example.com",
     "ALERT_EMAIL_FROM": "pipeline@example.com",
     "ALERT_EMAIL_TO": "ops@example.com, team@example.com",
+    "BLOG_PIPELINE_IO_BUCKET": "acme-blog-pipeline",
 }
 
 

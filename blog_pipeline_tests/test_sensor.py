@@ -29,9 +29,9 @@ def _evaluate_sensor(
 def test_sensor_sends_one_alert_for_step_failure(
     sandbox: Sandbox, instance: dg.DagsterInstance
 ) -> None:
+    error = {"__typename": "MutationError", "message": "Queue <full> & closed"}
     sandbox.buffer.inject(
-        Fault(status=200, body={"data": {"createPost": {"__typename": "MutationError",
-                                                         "message": "Queue <full> & closed"}}})
+        Fault(status=200, body={"data": {"createPost": error}}, match="createPost")
     )
     result = run_daily_job(sandbox, instance)
     assert not result.success

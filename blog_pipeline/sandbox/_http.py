@@ -36,6 +36,8 @@ class Fault:
     # Apply the fault after the service handled the request (a post is created, then the answer
     # is lost), the case that makes a blind retry publish twice.
     after_handling: bool = False
+    # Only requests whose path or body contains this text take the fault, e.g. "createPost".
+    match: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
@@ -47,6 +49,7 @@ class Fault:
             hang=bool(data.get("hang")),
             drop=bool(data.get("drop")),
             after_handling=bool(data.get("after_handling")),
+            match=data.get("match"),
         )
 
 
@@ -118,9 +121,13 @@ class SandboxHTTPServer:
     def reset_state(self) -> None:
         """Forget the service's own state; overridden by each fake."""
 
-    def _next_fault(self) -> Fault | None:
+    def _next_fault(self, path: str, body: bytes) -> Fault | None:
+        request_text = path + body.decode("utf-8", "replace")
         with self._lock:
-            return self._faults.pop(0) if self._faults else self.sticky_fault
+            for index, fault in enumerate(self._faults):
+                if fault.match is None or fault.match in request_text:
+                    return self._faults.pop(index)
+            return self.sticky_fault
 
     def handle_api(
         self, method: str, path: str, headers: dict[str, str], body: bytes
@@ -161,7 +168,7 @@ class SandboxHTTPServer:
                     server.requests.append(
                         {"method": method, "path": self.path, "headers": headers, "body": body}
                     )
-                fault = server._next_fault()
+                fault = server._next_fault(self.path, body)
                 if server.latency_seconds:
                     time.sleep(server.latency_seconds)
                 if fault is not None and fault.after_handling:

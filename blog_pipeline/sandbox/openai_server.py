@@ -36,9 +36,18 @@ _PARAGRAPHS = [
     "Umgebung lässt sich aus demselben Code neu aufbauen.",
 ]
 
+_SHORTEN = re.compile(r"(?:höchstens|at most) (\d+) (?:Zeichen|characters)", re.IGNORECASE)
 _WORD_TARGET = re.compile(r"(\d{2,5})\s*(?:Wörter|Wörtern|words)", re.IGNORECASE)
 DEFAULT_WORDS = 400
 SANDBOX_MODEL_SUFFIX = "-sandbox"
+
+
+def shorten(text: str, limit: int) -> str:
+    """Drop whole sentences from the end of ``text`` until it has at most ``limit`` characters."""
+    sentences = re.split(r"(?<=[.!?])(\s+)", text)
+    while len("".join(sentences)) > limit and len(sentences) > 1:
+        sentences = sentences[:-2] if len(sentences) > 2 else sentences[:-1]
+    return "".join(sentences).rstrip()
 
 
 def german_article(words: int) -> str:
@@ -103,10 +112,16 @@ class FakeOpenAIServer(SandboxHTTPServer):
             return _error(400, "model and a non-empty messages array are required.", "invalid_request_error")
 
         prompt = " ".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
-        match = _WORD_TARGET.search(prompt)
-        text = self.article if self.article is not None else german_article(
-            int(match.group(1)) if match else DEFAULT_WORDS
-        )
+        last = messages[-1] if isinstance(messages[-1], dict) else {}
+        shorten_to = _SHORTEN.search(str(last.get("content", "")))
+        previous = [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
+        if shorten_to and previous:
+            text = shorten(str(previous[-1].get("content", "")), int(shorten_to.group(1)))
+        elif self.article is not None:
+            text = self.article
+        else:
+            match = _WORD_TARGET.search(prompt)
+            text = german_article(int(match.group(1)) if match else DEFAULT_WORDS)
         choice = {
             "index": 0,
             "message": {"role": "assistant", "content": text, "refusal": None},

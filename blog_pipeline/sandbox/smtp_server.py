@@ -9,6 +9,8 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -36,17 +38,30 @@ class _StoringHandler:
             await asyncio.sleep(self.server.delay_seconds)
         if self.server.reject_with is not None:
             return self.server.reject_with
-        path = self.server.store(envelope.content or b"", envelope.rcpt_tos)
+        path = self.server.store(
+            envelope.content or b"", envelope.rcpt_tos, mail_from=envelope.mail_from
+        )
         log.info("sandbox SMTP stored a message for %s at %s", ", ".join(envelope.rcpt_tos), path)
         return "250 Message accepted for delivery"
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One accepted message: its .eml file and the envelope of its SMTP transaction."""
+
+    path: Path
+    mail_from: str | None
+    rcpt_tos: tuple[str, ...]
 
 
 class SandboxSMTPServer:
     """SMTP server on loopback; ``outbox`` receives one ``.eml`` file per accepted message.
 
     ``implicit_tls`` and ``starttls_context`` enable TLS with the given server context;
-    ``credentials`` (user, password) makes AUTH required. ``delay_seconds`` holds back the reply
-    to each message's DATA, to stand in for a remote mail server's latency.
+    ``credentials`` (user, password) makes AUTH required. ``excluded_auth_mechanisms`` removes
+    SASL mechanisms such as PLAIN from the EHLO reply. ``delay_seconds`` holds back the reply
+    to each message's DATA, to stand in for a remote mail server's latency. ``received`` lists
+    the envelope of every accepted message, in the order they arrived.
     """
 
     def __init__(
@@ -57,6 +72,7 @@ class SandboxSMTPServer:
         implicit_tls: ssl.SSLContext | None = None,
         starttls_context: ssl.SSLContext | None = None,
         credentials: tuple[str, str] | None = None,
+        excluded_auth_mechanisms: Iterable[str] = (),
         delay_seconds: float = 0.0,
     ) -> None:
         self.outbox = Path(outbox)
@@ -65,16 +81,20 @@ class SandboxSMTPServer:
         self.port = port or free_port(host)
         self.reject_with: str | None = None
         self.delay_seconds = delay_seconds
+        self.received: list[ReceivedMessage] = []
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         server_kwargs: dict[str, Any] = {}
         if starttls_context is not None:
             server_kwargs.update(tls_context=starttls_context, require_starttls=True)
         if credentials is not None:
+            # aiosmtpd 1.4.6 counts only a STARTTLS session as encrypted and answers AUTH on an
+            # implicit-TLS connection with 538, so the TLS requirement is set for STARTTLS only.
             server_kwargs.update(
                 authenticator=_Authenticator(*credentials),
                 auth_required=True,
-                auth_require_tls=starttls_context is not None or implicit_tls is not None,
+                auth_require_tls=starttls_context is not None,
+                auth_exclude_mechanism=list(excluded_auth_mechanisms),
             )
         self._controller = Controller(
             _StoringHandler(self),
@@ -97,11 +117,15 @@ class SandboxSMTPServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def store(self, content: bytes, recipients: list[str]) -> Path:
+    def store(
+        self, content: bytes, recipients: list[str], mail_from: str | None = None
+    ) -> Path:
+        """Write ``content`` to a new .eml file and record the envelope in ``received``."""
         with self._lock:
             name = f"{time.strftime('%Y%m%dT%H%M%S')}-{next(self._counter):04d}.eml"
             path = self.outbox / name
             path.write_bytes(content)
+            self.received.append(ReceivedMessage(path, mail_from, tuple(recipients)))
         return path
 
     def message_files(self) -> list[Path]:

@@ -7,6 +7,7 @@ import dagster as dg
 from blog_pipeline.assets import blog_article, buffer_post, publication_log
 from blog_pipeline.environment import IOManagerKind, Settings, load_settings
 from blog_pipeline.jobs import daily_blogpost
+from blog_pipeline.missed_run import daily_blogpost_missed_post_alert
 from blog_pipeline.resources import (
     BufferResource,
     OpenAIResource,
@@ -14,7 +15,7 @@ from blog_pipeline.resources import (
     SMTPResource,
 )
 from blog_pipeline.schedules import daily_blogpost_schedule
-from blog_pipeline.sensors import failure_alert_sensor
+from blog_pipeline.sensors import alert_outbox_sensor, failure_alert_sensor
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -71,7 +72,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=[blog_article, buffer_post, publication_log],
         jobs=[daily_blogpost],
         schedules=[daily_blogpost_schedule],
-        sensors=[failure_alert_sensor],
+        sensors=[failure_alert_sensor, alert_outbox_sensor, daily_blogpost_missed_post_alert],
         resources=build_resources(settings),
     )
 

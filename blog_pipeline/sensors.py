@@ -1,29 +1,52 @@
-"""Run-failure sensor that e-mails an alert through the SMTP resource."""
+"""Failure alerts: a run-failure sensor that e-mails through the SMTP resource, and an outbox
+sensor that delivers alerts the SMTP server did not take the first time.
 
+The delivery state of each failed run is kept as a run tag (``blog_pipeline/alert``), so it is
+durable in the instance storage and visible on the run page:
+
+    sent         the SMTP server accepted the alert
+    pending      delivery failed; the outbox sensor tries again until it is sent
+    will_retry   Dagster retries the run, so the alert waits for the last run of the chain
+
+A run-status sensor advances its cursor past a run even when its function raises, so a failed
+delivery must be remembered outside the sensor: the tag is that memory.
+"""
 
 import re
 
 import dagster as dg
+from dagster._core.events import DagsterEventType
 from dagster._utils.error import SerializableErrorInfo
 
 from blog_pipeline.alerts import FailureAlert, StepFailure, build_email
 from blog_pipeline.errors import BlogPipelineError
 from blog_pipeline.jobs import daily_blogpost
 from blog_pipeline.resources import PipelineSettings, SMTPResource
-from blog_pipeline.secrets import redact
 
-# Dagster wraps an exception raised in a step or a resource in these errors; its cause is the message that matters.
+ALERT_TAG = "blog_pipeline/alert"
+ALERT_ERROR_TAG = "blog_pipeline/alert_error"
+SENT = "sent"
+PENDING = "pending"
+WILL_RETRY = "will_retry"
+# Set by the instance on a failed run when run retries are enabled.
+DAGSTER_WILL_RETRY_TAG = "dagster/will_retry"
+DAGSTER_RETRY_NUMBER_TAG = "dagster/retry_number"
+
+# Dagster wraps an exception raised in a step or a resource in these errors; its cause is the
+# message that matters.
 _WRAPPER_ERRORS = {
     "DagsterExecutionStepExecutionError",
     "DagsterUserCodeExecutionError",
     "DagsterResourceFunctionError",
 }
-
 _QUALIFIED_NAME = re.compile(r"[A-Za-z_][\w.]*")
 
-# The daemon evaluates the sensor at most this often; it bounds the delay from a failed run to
-# its alert.
+# The daemon evaluates the failure sensor at most this often; it bounds the delay from a failed
+# run to its alert.
 MINIMUM_INTERVAL_SECONDS = 5
+# The outbox sensor retries pending alerts this often while the SMTP server is unavailable.
+OUTBOX_INTERVAL_SECONDS = 30
+OUTBOX_BATCH = 20
 
 
 def error_message(error: SerializableErrorInfo | None) -> str:
@@ -41,27 +64,71 @@ def error_message(error: SerializableErrorInfo | None) -> str:
     return text.strip() if short_name == "Failure" else f"{short_name}: {text.strip()}"
 
 
-def describe_failure(context: dg.RunFailureSensorContext, settings: PipelineSettings) -> FailureAlert:
-    """Collect run id, failed steps and error messages of the failed run."""
-    run = context.dagster_run
+def describe_failure(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, settings: PipelineSettings
+) -> FailureAlert:
+    """Collect run id, failed steps, error messages and retry chain of a failed run from the
+    instance's event log."""
     step_failures = []
-    for event in context.get_step_failure_events():
-        data = event.step_failure_data
-        message = error_message(data.error if data else None) or event.message or ""
-        step_failures.append(StepFailure(step_key=event.step_key or "unknown", message=message))
+    for record in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE):
+        event = record.dagster_event
+        data = event.step_failure_data if event else None
+        message = error_message(data.error if data else None) or record.user_message
+        step_failures.append(StepFailure(step_key=record.step_key or "unknown", message=message))
 
-    run_message = context.failure_event.message or "no message"
-    run_error = error_message(getattr(context.failure_event.event_specific_data, "error", None))
-    if run_error and not step_failures:
-        run_message = f"{run_message}\n{run_error}"
+    run_message = "no run failure event was recorded"
+    failures = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_FAILURE)
+    if failures:
+        event = failures[-1].dagster_event
+        run_message = (event.message if event else None) or failures[-1].user_message
+        run_error = error_message(getattr(event.event_specific_data, "error", None))
+        if run_error and not step_failures:
+            run_message = f"{run_message}\n{run_error}"
+
+    retry_number = int(run.tags.get(DAGSTER_RETRY_NUMBER_TAG, "0") or 0)
     return FailureAlert(
         run_id=run.run_id,
         job_name=run.job_name,
         run_url=settings.run_url(run.run_id),
         environment=settings.environment.value,
-        run_message=redact(run_message, []),
-        step_failures=[StepFailure(f.step_key, redact(f.message, [])) for f in step_failures],
+        run_message=run_message,
+        step_failures=step_failures,
+        first_run_id=run.root_run_id or run.run_id,
+        attempts=retry_number + 1,
     )
+
+
+def deliver_alert(
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
+    smtp: SMTPResource,
+    settings: PipelineSettings,
+    log: dg.DagsterLogManager | object,
+) -> bool:
+    """Send the alert of ``run`` and record the outcome on its tags; return True if sent.
+
+    An SMTP failure is logged with the run id and leaves the alert pending for the outbox
+    sensor, so the daemon goes on and the alert is not lost.
+    """
+    alert = describe_failure(instance, run, settings)
+    try:
+        smtp.send(build_email(alert))
+    except BlogPipelineError as exc:
+        log.error(  # type: ignore[attr-defined]
+            "Failure alert for run %s of %s was not sent: %s. It stays pending and is retried "
+            "every %d s.",
+            run.run_id,
+            run.job_name,
+            exc,
+            OUTBOX_INTERVAL_SECONDS,
+        )
+        instance.add_run_tags(run.run_id, {ALERT_TAG: PENDING, ALERT_ERROR_TAG: str(exc)[:500]})
+        return False
+    instance.add_run_tags(run.run_id, {ALERT_TAG: SENT})
+    log.info(  # type: ignore[attr-defined]
+        "Failure alert for run %s sent to %s", run.run_id, ", ".join(smtp.recipients)
+    )
+    return True
 
 
 @dg.run_failure_sensor(
@@ -69,19 +136,41 @@ def describe_failure(context: dg.RunFailureSensorContext, settings: PipelineSett
     monitored_jobs=[daily_blogpost],
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
-    description="E-mails an alert with run id, failed steps and errors when daily_blogpost fails.",
+    description="E-mails an alert with run id, failed steps and errors when daily_blogpost "
+    "fails, once per retry chain.",
 )
 def failure_alert_sensor(
     context: dg.RunFailureSensorContext, smtp: SMTPResource, settings: PipelineSettings
 ) -> None:
-    alert = describe_failure(context, settings)
-    try:
-        smtp.send(build_email(alert))
-    except BlogPipelineError as exc:
-        context.log.error(
-            "Failure alert for run %s of %s was not sent: %s", alert.run_id, alert.job_name, exc
+    run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run
+    if run.tags.get(ALERT_TAG) == SENT:
+        context.log.info("Failure alert for run %s was already sent", run.run_id)
+        return
+    if run.tags.get(DAGSTER_WILL_RETRY_TAG) == "true":
+        context.instance.add_run_tags(run.run_id, {ALERT_TAG: WILL_RETRY})
+        context.log.info(
+            "Run %s failed and Dagster retries it; the alert waits for the last run of the chain",
+            run.run_id,
         )
-        raise
-    context.log.info(
-        "Failure alert for run %s sent to %s", alert.run_id, ", ".join(smtp.recipients)
+        return
+    deliver_alert(context.instance, run, smtp, settings, context.log)
+
+
+@dg.sensor(
+    name="daily_blogpost_alert_outbox",
+    minimum_interval_seconds=OUTBOX_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Sends failure alerts that the SMTP server did not accept the first time.",
+)
+def alert_outbox_sensor(
+    context: dg.SensorEvaluationContext, smtp: SMTPResource, settings: PipelineSettings
+) -> dg.SkipReason:
+    pending = context.instance.get_runs(
+        filters=dg.RunsFilter(tags={ALERT_TAG: PENDING}), limit=OUTBOX_BATCH
     )
+    if not pending:
+        return dg.SkipReason("No pending failure alerts.")
+    sent = sum(
+        deliver_alert(context.instance, run, smtp, settings, context.log) for run in pending
+    )
+    return dg.SkipReason(f"Sent {sent} of {len(pending)} pending failure alerts.")

@@ -67,13 +67,16 @@ def build_io_manager(settings: Settings) -> dict[str, dg.ConfigurableIOManager]:
     }
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+def build_definitions(
+    settings: Settings, resource_overrides: dict[str, dg.ConfigurableResource] | None = None
+) -> dg.Definitions:
+    """Assemble the code location; ``resource_overrides`` replaces resources by key."""
     return dg.Definitions(
         assets=[blog_article, buffer_post, publication_log],
         jobs=[daily_blogpost],
         schedules=[daily_blogpost_schedule],
         sensors=[failure_alert_sensor, alert_outbox_sensor, daily_blogpost_missed_post_alert],
-        resources=build_resources(settings),
+        resources={**build_resources(settings), **(resource_overrides or {})},
     )
 
 

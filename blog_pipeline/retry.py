@@ -21,6 +21,9 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
+# Looked up at call time, so tests can record the waits instead of sleeping through them.
+_sleep = time.sleep
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -47,7 +50,7 @@ def call_with_retries(
     policy: RetryPolicy,
     description: str,
     logger: logging.Logger | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """Call ``operation(seconds_left)`` until it succeeds, fails for good, or the budget ends.
@@ -80,7 +83,7 @@ def call_with_retries(
                 wait,
                 " as the service requested" if exc.retry_after is not None else "",
             )
-            sleep(wait)
+            (sleep or _sleep)(wait)
 
 
 def _wait_before_retry(exc: ServiceError, attempt: int, policy: RetryPolicy) -> float:

@@ -12,6 +12,7 @@ import pytest
 from blog_pipeline.definitions import build_definitions
 from blog_pipeline.jobs import JOB_NAME
 from blog_pipeline.sandbox import Sandbox
+from blog_pipeline_tests.dagster_dev import DagsterDev
 
 REQUIRE_SERVICES = os.environ.get("BLOG_PIPELINE_REQUIRE_SERVICES") == "1"
 
@@ -55,10 +56,21 @@ def run_daily_job(
     run_config: dict | None = None,
     tags: dict[str, str] | None = None,
     extra_env: dict[str, str] | None = None,
+    resources: dict[str, dg.ConfigurableResource] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Execute daily_blogpost in process against ``sandbox`` and return the result."""
-    defs = build_definitions(sandbox.settings(extra_env))
+    defs = build_definitions(sandbox.settings(extra_env), resources)
     job = defs.resolve_job_def(JOB_NAME)
     return job.execute_in_process(
         run_config=run_config or {}, instance=instance, tags=tags, raise_on_error=False
     )
+
+
+@pytest.fixture(scope="session")
+def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
+    """`dagster dev` (webserver, daemon, code server) against its own sandbox, shared by every
+    test of the session because starting it costs 5-20 s."""
+    workdir = tmp_path_factory.mktemp("dagster-dev")
+    with Sandbox(workdir / "outbox") as sandbox, DagsterDev(sandbox, workdir) as dev:
+        dev.wait_until_loaded()
+        yield dev

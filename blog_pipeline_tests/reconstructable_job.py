@@ -2,6 +2,7 @@
 in a new process or as a re-execution of an earlier run."""
 
 import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._core.storage.tags import PARENT_RUN_ID_TAG, ROOT_RUN_ID_TAG
 
 from blog_pipeline.definitions import build_definitions
@@ -27,6 +28,9 @@ def reexecute_from_failure(
         PARENT_RUN_ID_TAG: parent_run_id,
         ROOT_RUN_ID_TAG: parent.root_run_id or parent_run_id,
     }
+    # Dagster keeps the last reconstructed job per process; the sandbox ports differ per test.
+    ReconstructableJob.get_definition.cache_clear()
+    ReconstructableJob.get_repository_definition.cache_clear()
     with dg.execute_job(
         dg.reconstructable(daily_blogpost_job),
         instance=instance,

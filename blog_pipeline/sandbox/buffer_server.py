@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -95,6 +96,9 @@ class FakeBufferServer(SandboxHTTPServer):
         self.channel_ids = set(channel_ids)
         self.posts: list[dict[str, Any]] = []
         self._posts_lock = threading.Lock()
+        # Called with each new post after it is stored and before the answer is sent, so a test
+        # can kill the client at the moment Buffer has the post but the client does not know.
+        self.after_create: Callable[[dict[str, Any]], None] | None = None
 
     def reset_state(self) -> None:
         with self._posts_lock:
@@ -137,7 +141,9 @@ class FakeBufferServer(SandboxHTTPServer):
                 "createdAt": _iso(now),
             }
             self.posts.append(post)
-            return post
+        if self.after_create is not None:
+            self.after_create(post)
+        return post
 
     def _posts_for(self, channel_ids: list[str] | None) -> list[dict[str, Any]]:
         with self._posts_lock:

@@ -1,5 +1,6 @@
 """The three assets of the daily job: article -> Buffer post -> publication log."""
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -109,6 +110,11 @@ def blog_article(
     kinds={"buffer"},
     description="The article queued on Buffer for the company's LinkedIn channel, at most one "
     "post per Berlin publish date and channel.",
+    # Fails at 09:00 Berlin unless buffer_post materialized in the 9 hours before, which is the
+    # deadline the missed-post sensor uses by default (PipelineSettings.post_deadline).
+    freshness_policy=dg.FreshnessPolicy.cron(
+        deadline_cron="0 9 * * *", lower_bound_delta=dt.timedelta(hours=9), timezone="Europe/Berlin"
+    ),
 )
 def buffer_post(
     context: dg.AssetExecutionContext,

@@ -1,8 +1,8 @@
 """Missed-post sensor: an e-mail when no post was queued for a Berlin date by its deadline.
 
-The run-failure sensor only sees runs that exist. A stopped or broken schedule, or a launch that
-fails before a run is created, leaves no failed run behind. This sensor checks the outcome
-instead: a materialization of ``buffer_post`` whose ``publish_date`` metadata is the date.
+The run-failure sensor only reacts to runs that exist. A stopped or broken schedule, or a
+launch that fails before a run is created, leaves no failed run behind. This sensor checks the
+outcome instead: a materialization of ``buffer_post`` whose ``publish_date`` metadata is the date.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from blog_pipeline.resources import PipelineSettings, SMTPResource
 from blog_pipeline.schedules import daily_blogpost_schedule
 
 SENSOR_NAME = "daily_blogpost_missed_post_alert"
-# code_location_name in pyproject.toml and location_name in workspace.yaml; the UI puts it in
-# job and schedule URLs.
+# The code location name in pyproject.toml and workspace.yaml. The UI puts it in job and
+# schedule URLs.
 CODE_LOCATION = "blog_pipeline"
 # The alert leaves at most this long after the deadline. An evaluation is one event-log query.
 MINIMUM_INTERVAL_SECONDS = 180
@@ -108,7 +108,8 @@ def load_posts(instance: dg.DagsterInstance, limit: int = POSTS_TO_SCAN) -> list
     for record in result.records:
         materialization = record.asset_materialization
         metadata = materialization.metadata if materialization else {}
-        # A materialization reported by hand carries no valid publish_date: nothing was queued.
+        # A materialization without a valid publish_date, such as one reported by hand, queued
+        # nothing.
         date_value = metadata.get("publish_date")
         if not isinstance(date_value, dg.TextMetadataValue):
             continue
@@ -133,7 +134,7 @@ def location_url(settings: PipelineSettings, path: str) -> str:
 
 
 def build_missed_post_email(missed: MissedPost, settings: PipelineSettings) -> EmailMessage:
-    """Build the plain-text alert; From and To are set by the SMTP resource."""
+    """Build the plain-text alert. The SMTP resource sets From and To."""
     environment = settings.environment.value
     date = missed.date.isoformat()
     deadline = missed.deadline.strftime("%Y-%m-%d %H:%M %Z")
@@ -173,7 +174,7 @@ def build_missed_post_email(missed: MissedPost, settings: PipelineSettings) -> E
 
 
 def build_missed_post_sensor(clock: Clock = utc_now) -> dg.SensorDefinition:
-    """Build the sensor; ``clock`` returns the current time, and tests pass a fixed one."""
+    """Build the sensor. ``clock`` returns the current time, and tests pass a fixed one."""
 
     @dg.sensor(
         name=SENSOR_NAME,
@@ -198,7 +199,6 @@ def build_missed_post_sensor(clock: Clock = utc_now) -> dg.SensorDefinition:
             checked = due_date(now, settings.post_deadline_time).isoformat()
             return dg.SkipReason(f"{checked} has a queued post or was alerted already")
 
-        context.update_cursor(missed.date.isoformat())
         try:
             smtp.send(build_missed_post_email(missed, settings))
         except BlogPipelineError as exc:
@@ -208,6 +208,8 @@ def build_missed_post_sensor(clock: Clock = utc_now) -> dg.SensorDefinition:
                 exc,
             )
             raise
+        # NOTE: the daemon stores the cursor with the tick after this function returns. If the
+        # evaluation times out or the daemon dies in between, the next evaluation mails again.
         context.update_cursor(missed.date.isoformat())
         context.log.info(
             "Missed-post alert for %s sent to %s",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster_shared.serdes import serialize_value
 
 from blog_pipeline import retry
 from blog_pipeline.definitions import build_definitions
@@ -370,7 +372,7 @@ def worker_killed_after_buffer_accepted(case: Case) -> None:
     home.mkdir()
     instance = dg.DagsterInstance.from_config(str(home))
     case.instance = instance
-    env = {**os.environ, **case.sandbox.environ(), "DAGSTER_HOME": str(home)}
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
     dagster = Path(sys.executable).with_name("dagster")
     process = subprocess.Popen(  # noqa: S603
         [str(dagster), "job", "execute", "-m", "blog_pipeline.definitions", "-j", "daily_blogpost"],
@@ -512,6 +514,30 @@ def _mail_text(mail: EmailMessage) -> str:
     return f"{mail['Subject']}\n{mail.get_body(('plain',)).get_content()}"
 
 
+# Distinctive fake secrets: each case runs with them and then searches every place a secret
+# could leak to.
+PLANTED_SECRETS = {
+    "SANDBOX_OPENAI_API_KEY": "sk-planted-Op3nAI-k3y-7f3a9c",
+    "SANDBOX_BUFFER_TOKEN": "planted-Buff3r-t0ken-5e1d2b",
+}
+
+
+def _assert_no_planted_secret(
+    case: Case, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    out, err = capfd.readouterr()
+    places = {"stdout": out, "stderr": err, "python log": caplog.text}
+    for run in case.instance.get_runs():
+        places[f"run {run.run_id} config and tags"] = serialize_value(run)
+        for number, record in enumerate(case.instance.all_logs(run.run_id)):
+            places[f"run {run.run_id} event {number}"] = serialize_value(record)
+    for path in case.sandbox.smtp.message_files():
+        places[f"e-mail {path.name}"] = path.read_bytes().decode("utf-8", "replace")
+    for name, secret in PLANTED_SECRETS.items():
+        leaks = [place for place, text in places.items() if secret in text]
+        assert leaks == [], f"{name} leaked into {leaks}"
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[row["id"] for row in ROWS])
 def test_failure_mode(
     row: dict[str, str],
@@ -519,12 +545,19 @@ def test_failure_mode(
     instance: dg.DagsterInstance,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     case = Case(sandbox, instance, monkeypatch, tmp_path)
     monkeypatch.setattr(retry, "_sleep", case.waits.append)
+    for name, secret in PLANTED_SECRETS.items():
+        monkeypatch.setenv(name, secret)
+    sandbox.buffer.token = PLANTED_SECRETS["SANDBOX_BUFFER_TOKEN"]
+    caplog.set_level(logging.DEBUG)
 
     SCENARIOS[row["id"]](case)
 
+    _assert_no_planted_secret(case, capfd, caplog)
     assert len(sandbox.buffer.posts) == int(row["posts"])
     if int(row["posts"]):
         assert {post["channelId"] for post in sandbox.buffer.posts} == {DEFAULT_CHANNEL_ID}

@@ -10,8 +10,8 @@ from pydantic import Field, field_validator
 
 from blog_pipeline.environment import Environment
 
-# One hour after the 08:00 schedule. A run that retries to the end of its time budgets (10 min
-# for OpenAI, 5 min for Buffer) still finishes before it.
+# One hour after the 08:00 schedule. With default settings, a run whose three OpenAI calls and
+# one Buffer call each use up their time budget (600 s and 300 s) still ends by 08:35.
 DEFAULT_POST_DEADLINE = "09:00"
 
 _HOURS_MINUTES = re.compile(r"([01]\d|2[0-3]):[0-5]\d")

@@ -156,7 +156,7 @@ def buffer_post(
         existing = buffer.find_post(hashes, logger=context.log)
     if existing is not None:
         context.log.warning(
-            "Buffer already holds post %s for %s from an earlier attempt that was not "
+            "Buffer already has post %s for %s from an earlier attempt that was not "
             "recorded; recording it instead of queueing the text again.",
             existing.post_id,
             date,

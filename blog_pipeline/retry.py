@@ -1,7 +1,7 @@
 """Retries with exponential backoff and jitter, for failures that can heal.
 
 Only connection errors, timeouts, HTTP 429 and 5xx are retried: the resources mark those errors
-``retryable``. A wait the service asks for (``Retry-After``) is honoured up to a cap; a longer
+``retryable``. A wait the service requests (``Retry-After``) is honoured up to a cap; a longer
 requested wait fails at once, because sleeping through it would hold the 08:00 run for that long.
 Every call has a total time budget, so a stuck service cannot hold a step for hours.
 """
@@ -56,7 +56,7 @@ def call_with_retries(
     """Call ``operation(seconds_left)`` until it succeeds, fails for good, or the budget ends.
 
     ``operation`` receives the seconds left in the budget, to cap its own request timeout.
-    A ServiceError that is not retryable propagates unchanged; a retryable one that runs out of
+    A ServiceError that is not retryable propagates unchanged. A retryable one that runs out of
     attempts, budget or allowed wait is raised again with the reason appended.
     """
     logger = logger or log

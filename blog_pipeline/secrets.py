@@ -19,7 +19,7 @@ from blog_pipeline.errors import ConfigurationError
 
 REDACTED = "[redacted]"
 
-# OpenAI's 401 message echoes a masked key such as "sk-proj-****...abcd"; its tail is still a
+# OpenAI's 401 message echoes a masked key such as "sk-proj-****...abcd". Its tail is still a
 # fragment of the secret, so anything shaped like a key is removed as well.
 _KEY_SHAPED = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-*]{6,}")
 

@@ -31,11 +31,11 @@ from blog_pipeline.secrets import read_secret, redact
 GRAPHQL_URL = "https://api.buffer.com"
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 V1_URL = "https://api.bufferapp.com/1"
-# Seconds for one HTTP request; Buffer answers createPost in well under a second.
+# Seconds for one HTTP request.
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_RETRIES = 3
-# Buffer's rate-limit example asks for 900 s; waiting that long would hold the 08:00 run, so a
-# longer requested wait fails the step and the alert names the wait.
+# Buffer's API-limits guide shows a rate-limit error requesting 900 s. Waiting that long would
+# hold the 08:00 run, so a longer requested wait fails the step and the alert names the wait.
 DEFAULT_MAX_REQUESTED_WAIT_SECONDS = 120.0
 DEFAULT_TOTAL_TIMEOUT_SECONDS = 300.0
 # Posts read per page when looking for a post that already exists.
@@ -119,7 +119,7 @@ class BufferResource(dg.ConfigurableResource):
     max_requested_wait_seconds: float = Field(
         default=DEFAULT_MAX_REQUESTED_WAIT_SECONDS,
         ge=0,
-        description="Longest Retry-After wait to honour; a longer one fails the step at once.",
+        description="Maximum Retry-After wait to honour; a longer one fails the step at once.",
     )
     total_timeout_seconds: float = Field(
         default=DEFAULT_TOTAL_TIMEOUT_SECONDS,
@@ -168,8 +168,8 @@ class BufferResource(dg.ConfigurableResource):
     def queue_post(self, text: str, *, logger: logging.Logger | None = None) -> QueuedPost:
         """Add ``text`` to the channel's queue and return the confirmed post.
 
-        A retry after an answer that never arrived first looks for a post with the same text,
-        since Buffer may have created it; a found post is returned instead of a second one.
+        A retry after a response that never arrived first looks for a post with the same text,
+        because Buffer may have created it. A found post is returned instead of a second one.
         Raises BufferError with Buffer's own message unless Buffer returns a post id.
         """
         self._load_secrets()
@@ -184,7 +184,7 @@ class BufferResource(dg.ConfigurableResource):
                 if existing is not None:
                     if logger:
                         logger.warning(
-                            "Buffer already holds post %s with this text from an earlier attempt; "
+                            "Buffer already has post %s with this text from an earlier attempt; "
                             "not creating another.",
                             existing.post_id,
                         )

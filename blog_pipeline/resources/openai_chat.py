@@ -24,10 +24,10 @@ DEFAULT_MODEL = "gpt-4o-mini"
 # Seconds for one HTTP request, connect included. A 400-word completion from gpt-4o-mini usually
 # takes 5-15 s, so 60 s leaves room without letting a stuck server hold the 08:00 run for long.
 DEFAULT_TIMEOUT_SECONDS = 60.0
-# Retries of connection errors, timeouts, 429 and 5xx; the SDK's own retries are off so that
+# Retries of connection errors, timeouts, 429 and 5xx. The SDK's own retries are off, so that
 # blog_pipeline.retry applies one policy to every service and logs each retry in the run.
 DEFAULT_MAX_RETRIES = 3
-# Longest Retry-After the step honours; OpenAI asks for seconds to a minute on rate limits.
+# Maximum Retry-After wait the step honours before it fails instead.
 DEFAULT_MAX_REQUESTED_WAIT_SECONDS = 120.0
 # Budget of all attempts together, so a stuck API cannot hold the 08:00 run for hours.
 DEFAULT_TOTAL_TIMEOUT_SECONDS = 600.0
@@ -79,7 +79,7 @@ class OpenAIResource(dg.ConfigurableResource):
     max_requested_wait_seconds: float = Field(
         default=DEFAULT_MAX_REQUESTED_WAIT_SECONDS,
         ge=0,
-        description="Longest retry-after wait to honour; a longer one fails the step at once.",
+        description="Maximum retry-after wait to honour; a longer one fails the step at once.",
     )
     total_timeout_seconds: float = Field(
         default=DEFAULT_TOTAL_TIMEOUT_SECONDS,
@@ -239,7 +239,7 @@ def _error_field(body: object, name: str) -> str | None:
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Return the wait in seconds that ``retry-after-ms`` or ``retry-after`` asks for, if any.
+    """Return the wait in seconds that ``retry-after-ms`` or ``retry-after`` requests, if any.
 
     ``retry-after`` holds seconds or an HTTP date (RFC 9110, section 10.2.3).
     """

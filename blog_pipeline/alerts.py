@@ -102,17 +102,18 @@ def build_html(alert: FailureAlert) -> str:
     steps = ", ".join(e(s) for s in alert.failed_steps) or (
         "none: a run-level failure, before or outside any step"
     )
+    first_run = ""
+    if alert.attempts > 1:
+        first_run = f" (first run <code>{e(alert.first_run_id or alert.run_id)}</code>)"
     parts = [
         "<html><body>",
         f"<p>The Dagster job <b>{e(alert.job_name)}</b> failed in {e(alert.environment)}.</p>",
         "<table>",
         f"<tr><th align='left'>Run id</th><td><code>{e(alert.run_id)}</code></td></tr>",
         f"<tr><th align='left'>Failed steps</th><td>{steps}</td></tr>",
-        f"<tr><th align='left'>Attempts</th><td>{alert.attempts}"
-        + (f" (first run <code>{e(alert.first_run_id)}</code>)" if alert.attempts > 1 else "")
-        + "</td></tr>",
+        f"<tr><th align='left'>Attempts</th><td>{alert.attempts}{first_run}</td></tr>",
         "</table>",
-        f"<p><a href=\"{e(alert.run_url, quote=True)}\">Open the run in the Dagster UI</a></p>",
+        f'<p><a href="{e(alert.run_url, quote=True)}">Open the run in the Dagster UI</a></p>',
     ]
     for failure in alert.step_failures:
         parts.append(f"<h3>Step {e(failure.step_key)}</h3><pre>{e(failure.message)}</pre>")

@@ -55,9 +55,7 @@ def blog_article(
     )
 
     with _step_failure("OpenAI"):
-        completion = openai.complete(
-            prompt, max_tokens=config.max_tokens(), logger=context.log
-        )
+        completion = openai.complete(prompt, max_tokens=config.max_tokens(), logger=context.log)
         completion = _shorten_if_needed(context, config, openai, settings, prompt, completion)
 
     text = completion.text
@@ -123,8 +121,8 @@ def buffer_post(
     buffer: BufferResource,
     settings: PipelineSettings,
 ) -> dg.Output[dict[str, Any]]:
-    date = publish_date(context).isoformat()
     with _step_failure("Buffer"):
+        date = publish_date(context).isoformat()
         channel = buffer.channel_id
     text_hash = text_sha256(blog_article)
     root_run_id = context.run.root_run_id or context.run.run_id

@@ -1,8 +1,8 @@
 """``blog-pipeline``: run the daily job against the local sandbox, or serve the sandbox.
 
-    blog-pipeline sandbox run [--fail openai|buffer] [--api graphql|v1] [--topic TEXT]
-    blog-pipeline sandbox serve      # the three servers on their default ports, until Ctrl-C
-    blog-pipeline sandbox dev        # the servers plus `dagster dev`, pointed at them
+blog-pipeline sandbox run [--fail openai|buffer] [--api graphql|v1] [--topic TEXT]
+blog-pipeline sandbox serve      # the three servers on their default ports, until Ctrl-C
+blog-pipeline sandbox dev        # the servers plus `dagster dev`, pointed at them
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--api", choices=("graphql", "v1"), default="graphql", help="Buffer API")
     run.add_argument("--topic", help="article topic (default: Everything-as-Code)")
-    run.add_argument("--dir", type=Path, default=SANDBOX_DIR, help="sandbox folder (default .sandbox)")
+    run.add_argument(
+        "--dir", type=Path, default=SANDBOX_DIR, help="sandbox folder (default .sandbox)"
+    )
 
     serve = actions.add_parser("serve", help="serve the sandbox on its default ports")
     serve.add_argument("--dir", type=Path, default=SANDBOX_DIR)
@@ -67,10 +69,13 @@ def _run(args: argparse.Namespace) -> int:
         elif args.fail == "buffer":
             sandbox.buffer.token = "sandbox-expects-another-token"  # noqa: S105
 
-        print("SANDBOX: OpenAI, Buffer and SMTP are local servers on 127.0.0.1; "
-              "nothing is published.")
-        print(f"  OpenAI {sandbox.openai.base_url}  Buffer {sandbox.buffer.url}  "
-              f"SMTP 127.0.0.1:{sandbox.smtp.port}")
+        print(
+            "SANDBOX: OpenAI, Buffer and SMTP are local servers on 127.0.0.1; nothing is published."
+        )
+        print(
+            f"  OpenAI {sandbox.openai.base_url}  Buffer {sandbox.buffer.url}  "
+            f"SMTP 127.0.0.1:{sandbox.smtp.port}"
+        )
 
         defs = build_definitions(sandbox.settings({"BUFFER_API": args.api}))
         job = defs.resolve_job_def(JOB_NAME)
@@ -88,8 +93,10 @@ def _run(args: argparse.Namespace) -> int:
             print("\n--- article " + "-" * 60)
             print(article)
             print("-" * 72)
-            print(f"Buffer post id: {post['post_id']} (due {post['due_at']}) "
-                  f"in the sandbox Buffer, channel {post['channel_id']}")
+            print(
+                f"Buffer post id: {post['post_id']} (due {post['due_at']}) "
+                f"in the sandbox Buffer, channel {post['channel_id']}"
+            )
             print(f"Run {result.run_id} succeeded. See it with: blog-pipeline sandbox dev")
             return 0
 
@@ -158,7 +165,9 @@ def _dev(args: argparse.Namespace) -> int:
             "DAGSTER_HOME": str(home),
             "DAGSTER_UI_URL": f"http://127.0.0.1:{args.port}",
         }
-        print(f"SANDBOX: alert e-mails go to {sandbox.smtp.outbox.resolve()}; nothing is published.")
+        print(
+            f"SANDBOX: alert e-mails go to {sandbox.smtp.outbox.resolve()}; nothing is published."
+        )
         dagster = Path(sys.executable).with_name("dagster")
         command = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(args.port)]
         process = subprocess.Popen(command, env=env)  # noqa: S603

@@ -7,6 +7,9 @@ import dagster as dg
 from blog_pipeline.assets import blog_article, buffer_post, publication_log
 
 JOB_NAME = "daily_blogpost"
+# dagster.yaml limits runs with this tag to one at a time, so two runs launched together cannot
+# both find no post for the day and both publish.
+PUBLISHING_TAG = "blog_pipeline/publishes_to"
 
 daily_blogpost = dg.define_asset_job(
     name=JOB_NAME,
@@ -17,4 +20,5 @@ daily_blogpost = dg.define_asset_job(
     # times faster (see docs/benchmarks.md) and loses nothing, since the steps never run in
     # parallel.
     executor_def=dg.in_process_executor,
+    tags={PUBLISHING_TAG: "buffer"},
 )

@@ -102,7 +102,9 @@ class ArticleConfig(dg.Config):
                 f"max_shorten_attempts {self.max_shorten_attempts} is out of range: use 0 to 5."
             )
         if self.prompt is None and not self.topic.strip():
-            raise ConfigurationError("topic is empty: give a subject, e.g. 'Infrastructure as Code'.")
+            raise ConfigurationError(
+                "topic is empty: give a subject, e.g. 'Infrastructure as Code'."
+            )
 
 
 def shorten_request(language: str, limit: int) -> str:

@@ -1,6 +1,5 @@
 """08:00 Berlin every day, whatever the UTC offset."""
 
-
 import dagster as dg
 
 from blog_pipeline.dates import PUBLISH_DATE_TAG, berlin_date
@@ -16,7 +15,7 @@ TIMEZONE = "Europe/Berlin"
     cron_schedule=CRON,
     execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Runs daily_blogpost at 08:00 Europe/Berlin (06:00 UTC in summer, 07:00 in winter).",
+    description="Runs daily_blogpost at 08:00 Europe/Berlin (06:00 UTC in summer, 07:00 winter).",
 )
 def daily_blogpost_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     date = berlin_date(context.scheduled_execution_time).isoformat()

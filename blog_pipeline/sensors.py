@@ -170,7 +170,5 @@ def alert_outbox_sensor(
     )
     if not pending:
         return dg.SkipReason("No pending failure alerts.")
-    sent = sum(
-        deliver_alert(context.instance, run, smtp, settings, context.log) for run in pending
-    )
+    sent = sum(deliver_alert(context.instance, run, smtp, settings, context.log) for run in pending)
     return dg.SkipReason(f"Sent {sent} of {len(pending)} pending failure alerts.")

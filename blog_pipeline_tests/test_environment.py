@@ -25,7 +25,9 @@ def test_default_environment_is_sandbox() -> None:
 
 
 def test_unknown_environment_names_value_and_choices() -> None:
-    with pytest.raises(ConfigurationError, match="BLOG_PIPELINE_ENV='staging' is invalid.*sandbox, dev, prod"):
+    with pytest.raises(
+        ConfigurationError, match="BLOG_PIPELINE_ENV='staging' is invalid.*sandbox, dev, prod"
+    ):
         get_environment({"BLOG_PIPELINE_ENV": "staging"})
 
 
@@ -42,7 +44,9 @@ def test_prod_reads_real_services() -> None:
 
 
 def test_dev_uses_test_channel_and_team_mailbox() -> None:
-    settings = load_settings({**PROD, "BLOG_PIPELINE_ENV": "dev", "ALERT_EMAIL_TO_DEV": "dev@example.com"})
+    settings = load_settings(
+        {**PROD, "BLOG_PIPELINE_ENV": "dev", "ALERT_EMAIL_TO_DEV": "dev@example.com"}
+    )
 
     assert settings.buffer_channel_env_var == "BUFFER_CHANNEL_ID_DEV"
     assert settings.alert_recipients == ["dev@example.com"]
@@ -51,7 +55,9 @@ def test_dev_uses_test_channel_and_team_mailbox() -> None:
 def test_prod_without_smtp_host_names_variable() -> None:
     environ = {k: v for k, v in PROD.items() if k != "SMTP_HOST"}
 
-    with pytest.raises(ConfigurationError, match="SMTP_HOST is not set.*SMTP_HOST=smtp.example.com"):
+    with pytest.raises(
+        ConfigurationError, match="SMTP_HOST is not set.*SMTP_HOST=smtp.example.com"
+    ):
         load_settings(environ)
 
 
@@ -62,5 +68,7 @@ def test_invalid_port_names_variable(port: str) -> None:
 
 
 def test_invalid_smtp_security_lists_choices() -> None:
-    with pytest.raises(ConfigurationError, match="SMTP_SECURITY='tls' is invalid.*ssl, starttls, none"):
+    with pytest.raises(
+        ConfigurationError, match="SMTP_SECURITY='tls' is invalid.*ssl, starttls, none"
+    ):
         load_settings({**PROD, "SMTP_SECURITY": "tls"})

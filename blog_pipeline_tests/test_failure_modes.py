@@ -126,8 +126,11 @@ def _choice(**choice: object) -> dict:
 
 def openai_429_retry_after_90(case: Case) -> None:
     case.sandbox.openai.inject(
-        Fault(status=429, body={"error": {"message": "Rate limit reached"}},
-              headers={"retry-after": "90"})
+        Fault(
+            status=429,
+            body={"error": {"message": "Rate limit reached"}},
+            headers={"retry-after": "90"},
+        )
     )
     case.run()
     assert 90.0 in case.waits
@@ -135,16 +138,24 @@ def openai_429_retry_after_90(case: Case) -> None:
 
 def openai_429_retry_after_3600(case: Case) -> None:
     case.sandbox.openai.inject(
-        Fault(status=429, body={"error": {"message": "Rate limit reached"}},
-              headers={"retry-after": "3600"})
+        Fault(
+            status=429,
+            body={"error": {"message": "Rate limit reached"}},
+            headers={"retry-after": "3600"},
+        )
     )
     case.run()
     assert case.waits == []
 
 
 def openai_429_insufficient_quota(case: Case) -> None:
-    body = {"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota",
-                      "code": "insufficient_quota"}}
+    body = {
+        "error": {
+            "message": "You exceeded your current quota.",
+            "type": "insufficient_quota",
+            "code": "insufficient_quota",
+        }
+    }
     case.sandbox.openai.inject(Fault(status=429, body=body, headers={"retry-after": "1"}))
     case.run()
 
@@ -173,8 +184,12 @@ def openai_400_bad_request(case: Case) -> None:
 
 
 def openai_403_forbidden(case: Case) -> None:
-    body = {"error": {"message": "Country, region, or territory not supported",
-                      "code": "unsupported_country_region_territory"}}
+    body = {
+        "error": {
+            "message": "Country, region, or territory not supported",
+            "code": "unsupported_country_region_territory",
+        }
+    }
     case.sandbox.openai.inject(Fault(status=403, body=body))
     case.run()
 
@@ -287,11 +302,18 @@ def buffer_html_502_always(case: Case) -> None:
 
 
 def _rate_limited(retry_after: int, header: bool) -> Fault:
-    body = {"errors": [{"message": "Too many requests",
-                        "extensions": {"code": "RATE_LIMIT_EXCEEDED", "retryAfter": retry_after}}]}
+    body = {
+        "errors": [
+            {
+                "message": "Too many requests",
+                "extensions": {"code": "RATE_LIMIT_EXCEEDED", "retryAfter": retry_after},
+            }
+        ]
+    }
     headers = {"Retry-After": str(retry_after)} if header else {}
-    return Fault(status=429, body=body if not header else {"errors": []}, headers=headers,
-                 match="createPost")
+    return Fault(
+        status=429, body=body if not header else {"errors": []}, headers=headers, match="createPost"
+    )
 
 
 def buffer_429_retry_after_900(case: Case) -> None:
@@ -342,9 +364,10 @@ def second_run_same_day(case: Case) -> None:
     case.sandbox.openai.article = "Eine neue Fassung.\n\n" + german_article(300)
     second = case.run(tags=tags)
     assert second.success
-    assert second.output_for_node("buffer_post")["post_id"] == first.output_for_node(
-        "buffer_post"
-    )["post_id"]
+    assert (
+        second.output_for_node("buffer_post")["post_id"]
+        == first.output_for_node("buffer_post")["post_id"]
+    )
     assert second.output_for_node("buffer_post")["outcome"] == "already_queued"
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from blog_pipeline.dates import PUBLISH_DATE_TAG
 from blog_pipeline.definitions import build_definitions
-from blog_pipeline.sensors import error_message
 from blog_pipeline.sandbox import Sandbox, german_article
+from blog_pipeline.sensors import error_message
 from blog_pipeline_tests.conftest import run_daily_job
 
 TRICKY_ARTICLE = (
@@ -109,7 +109,9 @@ def test_run_config_sets_topic_language_and_length(
     assert "Deutsch" in prompt
 
 
-def test_invalid_language_fails_with_choices(sandbox: Sandbox, instance: dg.DagsterInstance) -> None:
+def test_invalid_language_fails_with_choices(
+    sandbox: Sandbox, instance: dg.DagsterInstance
+) -> None:
     config = {"ops": {"blog_article": {"config": {"language": "klingon"}}}}
 
     result = run_daily_job(sandbox, instance, run_config=config)

@@ -78,7 +78,9 @@ def test_openai_server_error_is_reported_with_body(sandbox: Sandbox) -> None:
         _openai(sandbox, max_retries=0).complete("Hallo")
 
 
-def test_openai_missing_key_names_variable(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_openai_missing_key_names_variable(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SANDBOX_OPENAI_API_KEY")
 
     with pytest.raises(ConfigurationError, match="SANDBOX_OPENAI_API_KEY .* is not set"):
@@ -245,7 +247,9 @@ def test_smtp_rejection_carries_server_reply(sandbox: Sandbox) -> None:
     message = EmailMessage()
     message.set_content("x")
 
-    with pytest.raises(SMTPDeliveryError, match="rejected the message with 554: Transaction failed: spam suspected"):
+    with pytest.raises(
+        SMTPDeliveryError, match="rejected the message with 554: Transaction failed: spam suspected"
+    ):
         _smtp(sandbox).send(message)
 
 

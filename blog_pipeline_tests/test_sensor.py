@@ -126,9 +126,9 @@ def test_sensor_sends_one_alert_per_retry_chain(
         assert retried_run.tags["dagster/will_retry"] == "false"
         context = dg.build_run_status_sensor_context(
             sensor_name=failure_alert_sensor.name,
-            dagster_event=instance.all_logs(
-                retry.run_id, of_type=DagsterEventType.RUN_FAILURE
-            )[-1].dagster_event,
+            dagster_event=instance.all_logs(retry.run_id, of_type=DagsterEventType.RUN_FAILURE)[
+                -1
+            ].dagster_event,
             dagster_instance=instance,
             dagster_run=retried_run,
             resources=build_definitions(sandbox.settings()).resources,

@@ -92,7 +92,7 @@ class BufferResource(dg.ConfigurableResource):
 
     api: Literal["graphql", "v1"] = Field(
         default="graphql",
-        description="graphql: the current API with an API key; v1: legacy REST with an OAuth token.",
+        description="graphql: current API with an API key; v1: legacy REST with an OAuth token.",
     )
     token_env_var: str = Field(
         default="BUFFER_TOKEN",
@@ -114,7 +114,7 @@ class BufferResource(dg.ConfigurableResource):
         default=DEFAULT_MAX_RETRIES,
         ge=0,
         le=10,
-        description="Retries of a request that failed with a connection error, timeout, 429 or 5xx.",
+        description="Retries of a request that failed with a connection error, timeout, 429, 5xx.",
     )
     max_requested_wait_seconds: float = Field(
         default=DEFAULT_MAX_REQUESTED_WAIT_SECONDS,
@@ -291,7 +291,9 @@ class BufferResource(dg.ConfigurableResource):
             ) from None
         except httpx.HTTPError as exc:
             detail = self._redact(str(exc) or type(exc).__name__).rstrip(".")
-            raise BufferError(f"Buffer request to {url} failed: {detail}.", retryable=True) from None
+            raise BufferError(
+                f"Buffer request to {url} failed: {detail}.", retryable=True
+            ) from None
 
     def _redact(self, text: str) -> str:
         return redact(text, [self._token])

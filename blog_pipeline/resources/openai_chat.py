@@ -74,7 +74,7 @@ class OpenAIResource(dg.ConfigurableResource):
         default=DEFAULT_MAX_RETRIES,
         ge=0,
         le=10,
-        description="Retries of a request that failed with a connection error, timeout, 429 or 5xx.",
+        description="Retries of a request that failed with a connection error, timeout, 429, 5xx.",
     )
     max_requested_wait_seconds: float = Field(
         default=DEFAULT_MAX_REQUESTED_WAIT_SECONDS,

@@ -89,7 +89,8 @@ class SandboxHTTPServer:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
-            name=f"{self.name}-http", daemon=True
+            name=f"{self.name}-http",
+            daemon=True,
         )
         self._thread.start()
         return self

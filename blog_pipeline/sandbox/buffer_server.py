@@ -197,12 +197,19 @@ class FakeBufferServer(SandboxHTTPServer):
         if not text.strip():
             return {"__typename": "MutationError", "message": "Text cannot be empty."}
         if input["mode"] == "customScheduled" and not input.get("dueAt"):
-            return {"__typename": "MutationError", "message": "dueAt is required for customScheduled."}
+            return {
+                "__typename": "MutationError",
+                "message": "dueAt is required for customScheduled.",
+            }
         post = self._create(text, channel_id, input.get("dueAt"))
         return {"__typename": "PostActionSuccess", "post": post}
 
     def _resolve_posts(
-        self, info: Any, input: dict[str, Any] | None = None, first: int | None = None, after: str | None = None
+        self,
+        info: Any,
+        input: dict[str, Any] | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> dict[str, Any]:
         filters = (input or {}).get("filter") or {}
         posts = self._posts_for(filters.get("channelIds"))
@@ -216,7 +223,10 @@ class FakeBufferServer(SandboxHTTPServer):
         has_next = start + limit < len(posts)
         return {
             "edges": edges,
-            "pageInfo": {"hasNextPage": has_next, "endCursor": edges[-1]["cursor"] if edges else None},
+            "pageInfo": {
+                "hasNextPage": has_next,
+                "endCursor": edges[-1]["cursor"] if edges else None,
+            },
         }
 
     # -- v1 REST -----------------------------------------------------------------------------
@@ -229,17 +239,26 @@ class FakeBufferServer(SandboxHTTPServer):
 
     def _v1_create(self, headers: dict[str, str], body: bytes) -> Reply:
         if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            return Reply(400, {"success": False, "code": 1000, "message": "Expected a form-encoded body."})
+            return Reply(
+                400, {"success": False, "code": 1000, "message": "Expected a form-encoded body."}
+            )
         form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
         if self._v1_token(headers, form) != self.token:
-            return Reply(401, {"success": False, "code": 401, "message": "Unauthorized: OAuth token is invalid."})
+            return Reply(
+                401,
+                {"success": False, "code": 401, "message": "Unauthorized: OAuth token is invalid."},
+            )
         profile_ids = form.get("profile_ids[]") or []
         text = (form.get("text") or [""])[0]
         if not profile_ids:
-            return Reply(400, {"success": False, "code": 1004, "message": "profile_ids[] is required."})
+            return Reply(
+                400, {"success": False, "code": 1004, "message": "profile_ids[] is required."}
+            )
         unknown = [p for p in profile_ids if p not in self.channel_ids]
         if unknown:
-            return Reply(400, {"success": False, "code": 1010, "message": f"Profile {unknown[0]} not found."})
+            return Reply(
+                400, {"success": False, "code": 1010, "message": f"Profile {unknown[0]} not found."}
+            )
         if not text.strip():
             return Reply(400, {"success": False, "code": 1004, "message": "Text cannot be empty."})
         updates = []
@@ -247,16 +266,27 @@ class FakeBufferServer(SandboxHTTPServer):
             post = self._create(text, profile_id, None)
             due = dt.datetime.fromisoformat(post["dueAt"].replace("Z", "+00:00"))
             updates.append(
-                {"id": post["id"], "text": text, "profile_id": profile_id, "due_at": int(due.timestamp()), "status": "buffer"}
+                {
+                    "id": post["id"],
+                    "text": text,
+                    "profile_id": profile_id,
+                    "due_at": int(due.timestamp()),
+                    "status": "buffer",
+                }
             )
         return Reply(200, {"success": True, "buffer_count": len(updates), "updates": updates})
 
     def _v1_pending(self, headers: dict[str, str], path: str, profile_id: str) -> Reply:
         query = parse_qs(path.split("?", 1)[1]) if "?" in path else {}
         if self._v1_token(headers, query) != self.token:
-            return Reply(401, {"success": False, "code": 401, "message": "Unauthorized: OAuth token is invalid."})
+            return Reply(
+                401,
+                {"success": False, "code": 401, "message": "Unauthorized: OAuth token is invalid."},
+            )
         if profile_id not in self.channel_ids:
-            return Reply(404, {"success": False, "code": 1010, "message": f"Profile {profile_id} not found."})
+            return Reply(
+                404, {"success": False, "code": 1010, "message": f"Profile {profile_id} not found."}
+            )
         posts = self._posts_for([profile_id])
         updates = [{"id": p["id"], "text": p["text"], "profile_id": profile_id} for p in posts]
         return Reply(200, {"total": len(updates), "updates": updates})

@@ -109,7 +109,9 @@ class FakeOpenAIServer(SandboxHTTPServer):
             return _error(400, "We could not parse the JSON body of your request.", "invalid_json")
         messages = request.get("messages")
         if not request.get("model") or not isinstance(messages, list) or not messages:
-            return _error(400, "model and a non-empty messages array are required.", "invalid_request_error")
+            return _error(
+                400, "model and a non-empty messages array are required.", "invalid_request_error"
+            )
 
         prompt = " ".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
         last = messages[-1] if isinstance(messages[-1], dict) else {}
@@ -129,7 +131,11 @@ class FakeOpenAIServer(SandboxHTTPServer):
             "logprobs": None,
         }
         if self.choice is not None:
-            choice = {**choice, **self.choice, "message": {**choice["message"], **self.choice.get("message", {})}}
+            choice = {
+                **choice,
+                **self.choice,
+                "message": {**choice["message"], **self.choice.get("message", {})},
+            }
 
         content = choice["message"].get("content") or ""
         self.completions += 1
@@ -158,4 +164,6 @@ def _estimate_tokens(text: str) -> int:
 
 
 def _error(status: int, message: str, error_type: str, code: str | None = None) -> Reply:
-    return Reply(status, {"error": {"message": message, "type": error_type, "param": None, "code": code}})
+    return Reply(
+        status, {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+    )

@@ -9,6 +9,7 @@ import socket
 import ssl
 import threading
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -32,6 +33,20 @@ def free_port(host: str = "127.0.0.1") -> int:
 class _StoringHandler:
     def __init__(self, server: SandboxSMTPServer) -> None:
         self.server = server
+
+    async def handle_RCPT(  # noqa: N802
+        self,
+        smtp: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if address in self.server.rejected_recipients:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         if self.server.delay_seconds:
@@ -60,8 +75,9 @@ class SandboxSMTPServer:
     ``implicit_tls`` and ``starttls_context`` enable TLS with the given server context;
     ``credentials`` (user, password) makes AUTH required. ``excluded_auth_mechanisms`` removes
     SASL mechanisms such as PLAIN from the EHLO reply. ``delay_seconds`` holds back the reply
-    to each message's DATA, to stand in for a remote mail server's latency. ``received`` lists
-    the envelope of every accepted message, in the order they arrived.
+    to each message's DATA, to stand in for a remote mail server's latency. RCPT TO with an
+    address in ``rejected_recipients`` gets 550. ``received`` lists the envelope of every
+    accepted message, in the order they arrived.
     """
 
     def __init__(
@@ -80,22 +96,33 @@ class SandboxSMTPServer:
         self.host = host
         self.port = port or free_port(host)
         self.reject_with: str | None = None
+        self.rejected_recipients: set[str] = set()
         self.delay_seconds = delay_seconds
         self.received: list[ReceivedMessage] = []
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
+
         server_kwargs: dict[str, Any] = {}
         if starttls_context is not None:
             server_kwargs.update(tls_context=starttls_context, require_starttls=True)
         if credentials is not None:
-            # aiosmtpd 1.4.6 counts only a STARTTLS session as encrypted and answers AUTH on an
-            # implicit-TLS connection with 538, so the TLS requirement is set for STARTTLS only.
+            # aiosmtpd 1.4.6 counts only a STARTTLS session as encrypted. With auth_require_tls
+            # it offers no AUTH on an implicit-TLS connection, so the requirement is set for
+            # STARTTLS only, and its warning about AUTH without TLS is ignored for implicit TLS.
+            if implicit_tls is not None:
+                warnings.filterwarnings(
+                    "ignore",
+                    message="Requiring AUTH while not requiring TLS",
+                    category=UserWarning,
+                    module="aiosmtpd.smtp",
+                )
             server_kwargs.update(
                 authenticator=_Authenticator(*credentials),
                 auth_required=True,
                 auth_require_tls=starttls_context is not None,
                 auth_exclude_mechanism=list(excluded_auth_mechanisms),
             )
+
         self._controller = Controller(
             _StoringHandler(self),
             hostname=host,
@@ -117,9 +144,7 @@ class SandboxSMTPServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def store(
-        self, content: bytes, recipients: list[str], mail_from: str | None = None
-    ) -> Path:
+    def store(self, content: bytes, recipients: list[str], mail_from: str | None = None) -> Path:
         """Write ``content`` to a new .eml file and record the envelope in ``received``."""
         with self._lock:
             name = f"{time.strftime('%Y%m%dT%H%M%S')}-{next(self._counter):04d}.eml"

@@ -147,11 +147,15 @@ def buffer_post(
             outcome="already_queued",
         )
 
-    # A publish intent without a confirmation: the earlier attempt may have reached Buffer.
+    # A publish intent without a confirmation: the earlier attempt may have reached Buffer. Only
+    # texts with an intent for this date count, so an identical text queued for another date is
+    # not mistaken for today's post.
     scope = root_run_id if config.allow_second_post else None
-    hashes = ledger.intent_hashes(context.instance, date, channel, scope) | {text_hash}
-    with _step_failure("Buffer"):
-        existing = buffer.find_post(hashes, logger=context.log)
+    hashes = ledger.intent_hashes(context.instance, date, channel, scope)
+    existing = None
+    if hashes:
+        with _step_failure("Buffer"):
+            existing = buffer.find_post(hashes, logger=context.log)
     if existing is not None:
         context.log.warning(
             "Buffer already has post %s for %s from an earlier attempt that was not "

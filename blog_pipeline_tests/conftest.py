@@ -66,6 +66,12 @@ def run_daily_job(
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that share the session's `dagster dev` run last and together, so its daemon and
+    # webserver do not take CPU from the rest of the suite while they idle.
+    items.sort(key=lambda item: "dagster_dev" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
     """`dagster dev` (webserver, daemon, code server) against its own sandbox, shared by every

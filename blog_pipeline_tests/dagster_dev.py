@@ -4,6 +4,13 @@
 group, with a temporary DAGSTER_HOME and the environment of a running `Sandbox`. Started from a
 non-interactive shell, `dagster dev` and its code server ignore SIGINT and SIGTERM, so `stop()`
 ends the whole group and falls back to SIGKILL.
+
+`dagster dev` loads `.env` from its working folder and lets it override the environment it was
+started with. A developer's `.env` (see .env.example) selects BLOG_PIPELINE_ENV=dev with real
+keys, so a test started in the project folder would publish for real. The harness therefore starts
+`dagster dev` in a scratch folder that contains copies of the project's pyproject.toml and
+workspace.yaml: it finds the code location the same way, imports the installed blog_pipeline
+package, and never sees `.env`.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
@@ -29,7 +36,7 @@ LOCATION_NAME = "blog_pipeline"
 # Name that Dagster gives the repository built from a module-level `Definitions` object.
 REPOSITORY_NAME = "__repository__"
 
-# Seconds. On 2 cores the code location loads in about 10-20 s, a sandbox run takes 5-10 s.
+# Seconds. Measured on 2 cores, the code location loaded in 5-15 s and a sandbox run took 5-10 s.
 START_TIMEOUT_SECONDS = 180.0
 RUN_TIMEOUT_SECONDS = 120.0
 POLL_SECONDS = 0.5
@@ -38,6 +45,18 @@ STOP_GRACE_SECONDS = 5.0
 OUTPUT_TAIL_CHARACTERS = 6000
 
 TERMINAL_RUN_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
+
+# The files `dagster dev` reads from its working folder to find the code location.
+PROJECT_FILES = ("pyproject.toml", "workspace.yaml")
+# Settings of real services (keys, hosts, channels) that must never reach the sandboxed process.
+SERVICE_ENV_PREFIXES = (
+    "OPENAI_",
+    "BUFFER_",
+    "SMTP_",
+    "ALERT_EMAIL_",
+    "BLOG_PIPELINE_",
+    "SANDBOX_",
+)
 
 T = TypeVar("T")
 
@@ -156,14 +175,14 @@ query Schedule($selector: ScheduleSelector!) {
 
 
 class DagsterDevError(RuntimeError):
-    """`dagster dev` failed to start, answered with an error, or a wait timed out."""
+    """`dagster dev` failed to start, returned an error, or a wait timed out."""
 
 
 class DagsterDev:
     """One `dagster dev` process group on 127.0.0.1, pointed at the servers of ``sandbox``.
 
-    ``workdir`` receives the DAGSTER_HOME folder and ``dagster-dev.log`` with everything the
-    process group prints.
+    ``workdir`` receives the scratch project folder, the DAGSTER_HOME folder and
+    ``dagster-dev.log`` with everything the process group prints.
     """
 
     def __init__(
@@ -179,25 +198,31 @@ class DagsterDev:
         self.project_dir = Path(project_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.run_dir = self.workdir / "project"
         self.home = self.workdir / "dagster_home"
         self.log_path = self.workdir / "dagster-dev.log"
         self._extra_env = dict(extra_env or {})
         self._process: subprocess.Popen[bytes] | None = None
-        self._log_file: Any = None
+        self._log_file: BinaryIO | None = None
         # trust_env=False: a proxy from the environment must not see loopback traffic.
         self._client = httpx.Client(base_url=self.url, timeout=30.0, trust_env=False)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def environ(self) -> dict[str, str]:
-        """Return the environment of the process group: this one plus the sandbox's."""
-        env = dict(os.environ)
+        """Return the environment of the process group: this one, without any real service's
+        settings, plus the sandbox's."""
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(SERVICE_ENV_PREFIXES)
+        }
         env.update(self.sandbox.environ())
         env.update(
             {
                 "DAGSTER_HOME": str(self.home),
                 "DAGSTER_UI_URL": self.url,
-                # The OpenAI SDK honours proxy variables; the sandbox must be reached directly.
+                # The OpenAI SDK honours proxy variables, but the sandbox must be reached directly.
                 "NO_PROXY": "127.0.0.1,localhost",
                 "no_proxy": "127.0.0.1,localhost",
             }
@@ -206,22 +231,35 @@ class DagsterDev:
         return env
 
     def start(self) -> DagsterDev:
-        """Start `dagster dev` in its own process group; wait_until_loaded() waits for it."""
+        """Start `dagster dev` in its own process group.
+
+        wait_until_loaded() waits until the webserver serves the code location.
+        """
         if self._process is not None:
             raise DagsterDevError("dagster dev is already running; call stop() first.")
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for name in PROJECT_FILES:
+            if (self.project_dir / name).exists():
+                shutil.copy(self.project_dir / name, self.run_dir / name)
         # With DAGSTER_HOME set, dagster dev ignores ./dagster.yaml, so the home gets a copy.
-        project_config = self.project_dir / "dagster.yaml"
-        if project_config.exists():
-            shutil.copy(project_config, self.home / "dagster.yaml")
+        self.home.mkdir(parents=True, exist_ok=True)
+        if (self.project_dir / "dagster.yaml").exists():
+            shutil.copy(self.project_dir / "dagster.yaml", self.home / "dagster.yaml")
 
         command = [
-            sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(self.port),
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
         ]
         self._log_file = self.log_path.open("wb")
         self._process = subprocess.Popen(  # noqa: S603 - fixed command, no shell
             command,
-            cwd=self.project_dir,
+            cwd=self.run_dir,
             env=self.environ(),
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
@@ -243,7 +281,7 @@ class DagsterDev:
             except subprocess.TimeoutExpired:
                 _signal_group(group, signal.SIGKILL)
                 process.wait(timeout=STOP_GRACE_SECONDS)
-            # Children can outlive the leader; whatever is left of the group gets SIGKILL.
+            # Children can outlive the leader. Whatever is left of the group gets SIGKILL.
             _signal_group(group, signal.SIGKILL)
         if self._log_file is not None:
             self._log_file.close()
@@ -272,7 +310,7 @@ class DagsterDev:
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """POST ``query`` to the webserver and return its ``data``.
 
-        Raises DagsterDevError when the HTTP status is not 200 or the answer has ``errors``.
+        Raises DagsterDevError when the HTTP status is not 200 or the response has ``errors``.
         """
         response = self._client.post(
             "/graphql", json={"query": query, "variables": dict(variables or {})}
@@ -350,8 +388,9 @@ class DagsterDev:
         result = self.graphql(LAUNCH_RUN_MUTATION, {"executionParams": params})["launchRun"]
         if result["__typename"] != "LaunchRunSuccess":
             detail = result.get("message") or result.get("errors") or result
-            raise DagsterDevError(f"launchRun of {job_name} returned {result['__typename']}: "
-                                  f"{detail}")
+            raise DagsterDevError(
+                f"launchRun of {job_name} returned {result['__typename']}: {detail}"
+            )
         return result["run"]["runId"]
 
     def run(self, run_id: str) -> dict[str, Any]:
@@ -363,11 +402,12 @@ class DagsterDev:
 
     def wait_for_run(self, run_id: str, timeout: float = RUN_TIMEOUT_SECONDS) -> dict[str, Any]:
         """Wait until the run reaches SUCCESS, FAILURE or CANCELED and return it."""
-        return self.wait_for(
-            lambda: (run := self.run(run_id))["status"] in TERMINAL_RUN_STATUSES and run,
-            timeout,
-            f"run {run_id} to finish",
-        )
+
+        def finished_run() -> dict[str, Any] | None:
+            run = self.run(run_id)
+            return run if run["status"] in TERMINAL_RUN_STATUSES else None
+
+        return self.wait_for(finished_run, timeout, f"run {run_id} to finish")
 
     def run_messages(self, run_id: str) -> list[dict[str, Any]]:
         """Return every event of the run's event log that carries a message."""
@@ -411,7 +451,7 @@ class DagsterDev:
 
     # -- waiting ---------------------------------------------------------------------------
 
-    def wait_for(self, condition: Callable[[], T], timeout: float, what: str) -> T:
+    def wait_for(self, condition: Callable[[], T | None], timeout: float, description: str) -> T:
         """Call ``condition`` until it returns a true value and return that value.
 
         Raises DagsterDevError with the end of the process group's output when `dagster dev`
@@ -421,20 +461,22 @@ class DagsterDev:
         while True:
             if not self.running:
                 raise DagsterDevError(
-                    f"dagster dev exited while waiting for {what}. Output:\n{self.output_tail()}"
+                    f"dagster dev exited while waiting for {description}. Output:\n"
+                    f"{self.output_tail()}"
                 )
             value = condition()
             if value:
                 return value
             if time.monotonic() > deadline:
                 raise DagsterDevError(
-                    f"Timed out after {timeout:g} s waiting for {what}. dagster dev output:\n"
+                    f"Timed out after {timeout:g} s waiting for {description}. "
+                    "dagster dev output:\n"
                     f"{self.output_tail()}"
                 )
             time.sleep(POLL_SECONDS)
 
 
-def wait_until(condition: Callable[[], T], timeout: float, what: str) -> T:
+def wait_until(condition: Callable[[], T | None], timeout: float, description: str) -> T:
     """Call ``condition`` until it returns a true value; raise TimeoutError after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -442,7 +484,7 @@ def wait_until(condition: Callable[[], T], timeout: float, what: str) -> T:
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"Timed out after {timeout:g} s waiting for {what}.")
+            raise TimeoutError(f"Timed out after {timeout:g} s waiting for {description}.")
         time.sleep(POLL_SECONDS)
 
 

@@ -151,3 +151,15 @@ def test_openai_failure_publishes_nothing(sandbox: Sandbox, instance: dg.Dagster
     [message] = _step_failure_messages(result)
     assert "HTTP 401" in message
     assert sandbox.buffer.posts == []
+
+
+def test_same_text_on_next_day_is_posted_again(
+    sandbox: Sandbox, instance: dg.DagsterInstance
+) -> None:
+    first = run_daily_job(sandbox, instance, tags={PUBLISH_DATE_TAG: "2026-12-04"})
+    second = run_daily_job(sandbox, instance, tags={PUBLISH_DATE_TAG: "2026-12-05"})
+
+    assert first.success
+    assert second.success
+    assert len(sandbox.buffer.posts) == 2
+    assert second.output_for_node("buffer_post")["outcome"] == "queued"

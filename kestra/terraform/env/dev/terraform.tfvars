@@ -1,0 +1,1 @@
+kestra_url = "http://localhost:8080"

@@ -1,0 +1,1 @@
+kestra_url = "https://kestra.example.com"

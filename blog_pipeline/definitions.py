@@ -18,7 +18,9 @@ from blog_pipeline.schedules import daily_blogpost_schedule
 from blog_pipeline.sensors import alert_outbox_sensor, failure_alert_sensor
 
 
-def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+def build_resources(
+    settings: Settings,
+) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
     return {
         "openai": OpenAIResource(
             api_key_env_var=settings.openai_api_key_env_var,

@@ -31,7 +31,7 @@ class Environment(str, Enum):
 
 
 class IOManagerKind(StrEnum):
-    """Where step outputs live between the steps of a run and for later re-execution.
+    """Storage of step outputs, between the steps of a run and for later re-execution.
 
     ``filesystem`` is Dagster's default IO manager under DAGSTER_HOME, enough when every step runs
     on one machine. ``s3`` is dagster-aws's S3 pickle IO manager: on Kubernetes each run is its
@@ -149,9 +149,10 @@ def _service_settings(environment: Environment, environ: Mapping[str, str]) -> S
 
 
 def _io_manager_settings(environment: Environment, environ: Mapping[str, str]) -> dict[str, Any]:
-    # dev and prod run on Kubernetes, one pod per run, so they default to the object store; the
-    # sandbox and a single-machine deployment can choose filesystem explicitly.
-    default = IOManagerKind.FILESYSTEM if environment == Environment.SANDBOX else IOManagerKind.S3
+    # prod runs on Kubernetes, one pod per run, so it defaults to the object store. dev also runs
+    # on a laptop with `dagster dev` and .env, so it keeps the filesystem unless the deployment
+    # selects S3 (the Kubernetes ConfigMap of every cluster does).
+    default = IOManagerKind.S3 if environment == Environment.PROD else IOManagerKind.FILESYSTEM
     choices = tuple(kind.value for kind in IOManagerKind)
     kind = IOManagerKind(_choice(environ, IO_MANAGER_ENV_VAR, choices, default.value))
     if kind == IOManagerKind.FILESYSTEM:
@@ -160,8 +161,8 @@ def _io_manager_settings(environment: Environment, environ: Mapping[str, str]) -
     bucket = environ.get(IO_BUCKET_ENV_VAR, "").strip()
     if not bucket:
         raise ConfigurationError(
-            f"Environment variable {IO_BUCKET_ENV_VAR} is not set, and the {environment.value} "
-            f"environment stores step outputs in S3. Set it to the bucket name, for example "
+            f"Environment variable {IO_BUCKET_ENV_VAR} is not set, and step outputs of the "
+            f"{environment.value} environment go to S3. Set it to the bucket name, for example "
             f"{IO_BUCKET_ENV_VAR}=acme-blog-pipeline-{environment.value}, or set "
             f"{IO_MANAGER_ENV_VAR}=filesystem when every run executes on one machine."
         )

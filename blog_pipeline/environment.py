@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum, StrEnum
-from typing import Any
+from enum import StrEnum
+from typing import Any, cast
 
 from blog_pipeline.errors import ConfigurationError
+from blog_pipeline.types import BufferAPI, SMTPSecurity
 
 ENV_VAR = "BLOG_PIPELINE_ENV"
 
@@ -24,7 +25,7 @@ SANDBOX_BUFFER_PORT = 18402
 SANDBOX_SMTP_PORT = 18425
 
 
-class Environment(str, Enum):
+class Environment(StrEnum):
     SANDBOX = "sandbox"
     DEV = "dev"
     PROD = "prod"
@@ -56,13 +57,13 @@ class Settings:
     openai_base_url: str | None
     openai_model: str
     openai_api_key_env_var: str
-    buffer_api: str
+    buffer_api: BufferAPI
     buffer_base_url: str | None
     buffer_token_env_var: str
     buffer_channel_env_var: str
     smtp_host: str
     smtp_port: int
-    smtp_security: str
+    smtp_security: SMTPSecurity
     smtp_username_env_var: str | None
     smtp_password_env_var: str | None
     alert_sender: str
@@ -99,7 +100,7 @@ def _sandbox_settings(environ: Mapping[str, str]) -> Settings:
     host = "127.0.0.1"
     openai_port = _port(environ, "SANDBOX_OPENAI_PORT", SANDBOX_OPENAI_PORT)
     buffer_port = _port(environ, "SANDBOX_BUFFER_PORT", SANDBOX_BUFFER_PORT)
-    buffer_api = _choice(environ, "BUFFER_API", ("graphql", "v1"), "graphql")
+    buffer_api = _buffer_api(environ)
     buffer_path = "/1" if buffer_api == "v1" else ""
     return Settings(
         environment=Environment.SANDBOX,
@@ -131,13 +132,15 @@ def _service_settings(environment: Environment, environ: Mapping[str, str]) -> S
         openai_base_url=environ.get("OPENAI_BASE_URL") or None,
         openai_model=environ.get("OPENAI_MODEL") or "gpt-4o-mini",
         openai_api_key_env_var="OPENAI_API_KEY",
-        buffer_api=_choice(environ, "BUFFER_API", ("graphql", "v1"), "graphql"),
+        buffer_api=_buffer_api(environ),
         buffer_base_url=environ.get("BUFFER_BASE_URL") or None,
         buffer_token_env_var="BUFFER_TOKEN",
         buffer_channel_env_var=f"BUFFER_CHANNEL_ID{suffix}",
         smtp_host=_required(environ, "SMTP_HOST", "smtp.example.com"),
         smtp_port=_port(environ, "SMTP_PORT", 465),
-        smtp_security=_choice(environ, "SMTP_SECURITY", ("ssl", "starttls", "none"), "ssl"),
+        smtp_security=cast(
+            SMTPSecurity, _choice(environ, "SMTP_SECURITY", ("ssl", "starttls", "none"), "ssl")
+        ),
         smtp_username_env_var="SMTP_USER",
         smtp_password_env_var="SMTP_PASS",
         alert_sender=_required(environ, "ALERT_EMAIL_FROM", "blog-pipeline@example.com"),
@@ -194,6 +197,10 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise ConfigurationError(f"{name}={raw!r} is invalid: use a port number from 1 to 65535.")
     return int(raw)
+
+
+def _buffer_api(environ: Mapping[str, str]) -> BufferAPI:
+    return cast(BufferAPI, _choice(environ, "BUFFER_API", ("graphql", "v1"), "graphql"))
 
 
 def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:

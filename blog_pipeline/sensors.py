@@ -12,6 +12,7 @@ A run-status sensor advances its cursor past a run even when its function raises
 delivery must be remembered outside the sensor: the tag is that memory.
 """
 
+import logging
 import re
 
 import dagster as dg
@@ -81,7 +82,7 @@ def describe_failure(
     if failures:
         event = failures[-1].dagster_event
         run_message = (event.message if event else None) or failures[-1].user_message
-        run_error = error_message(getattr(event.event_specific_data, "error", None))
+        run_error = error_message(getattr(event and event.event_specific_data, "error", None))
         if run_error and not step_failures:
             run_message = f"{run_message}\n{run_error}"
 
@@ -103,7 +104,7 @@ def deliver_alert(
     run: dg.DagsterRun,
     smtp: SMTPResource,
     settings: PipelineSettings,
-    log: dg.DagsterLogManager | object,
+    log: logging.Logger,
 ) -> bool:
     """Send the alert of ``run`` and record the outcome on its tags; return True if sent.
 
@@ -114,7 +115,7 @@ def deliver_alert(
     try:
         smtp.send(build_email(alert))
     except BlogPipelineError as exc:
-        log.error(  # type: ignore[attr-defined]
+        log.error(
             "Failure alert for run %s of %s was not sent: %s. It stays pending and is retried "
             "every %d s.",
             run.run_id,
@@ -125,9 +126,7 @@ def deliver_alert(
         instance.add_run_tags(run.run_id, {ALERT_TAG: PENDING, ALERT_ERROR_TAG: str(exc)[:500]})
         return False
     instance.add_run_tags(run.run_id, {ALERT_TAG: SENT})
-    log.info(  # type: ignore[attr-defined]
-        "Failure alert for run %s sent to %s", run.run_id, ", ".join(smtp.recipients)
-    )
+    log.info("Failure alert for run %s sent to %s", run.run_id, ", ".join(smtp.recipients))
     return True
 
 

@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import dagster as dg
 import httpx
@@ -27,6 +27,7 @@ from blog_pipeline.errors import BufferError, ConfigurationError
 from blog_pipeline.resources.openai_chat import parse_retry_after
 from blog_pipeline.retry import RetryPolicy, call_with_retries
 from blog_pipeline.secrets import read_secret, redact
+from blog_pipeline.types import BufferAPI
 
 GRAPHQL_URL = "https://api.buffer.com"
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -90,7 +91,7 @@ class QueuedPost:
 class BufferResource(dg.ConfigurableResource):
     """Buffer client that queues one text on one channel (a connected LinkedIn profile)."""
 
-    api: Literal["graphql", "v1"] = Field(
+    api: BufferAPI = Field(
         default="graphql",
         description="graphql: current API with an API key; v1: legacy REST with an OAuth token.",
     )

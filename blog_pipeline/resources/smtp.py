@@ -19,13 +19,14 @@ from contextlib import contextmanager
 from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.policy import EmailPolicy
-from typing import Literal, cast
+from typing import cast
 
 import dagster as dg
 from pydantic import Field, PrivateAttr, field_validator
 
 from blog_pipeline.errors import BlogPipelineError, ConfigurationError, SMTPDeliveryError
 from blog_pipeline.secrets import read_secret, redact
+from blog_pipeline.types import SMTPSecurity
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ DEFAULT_GREETING_TIMEOUT_SECONDS = 10.0
 IMPLICIT_TLS_PORT = 465
 PLAIN_TEXT_PORTS = frozenset({25, 587})
 
-Security = Literal["ssl", "starttls", "none"]
+Security = SMTPSecurity
 
 
 class _GreetingTimeout(TimeoutError):

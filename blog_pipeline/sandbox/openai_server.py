@@ -124,7 +124,7 @@ class FakeOpenAIServer(SandboxHTTPServer):
         else:
             match = _WORD_TARGET.search(prompt)
             text = german_article(int(match.group(1)) if match else DEFAULT_WORDS)
-        choice = {
+        choice: dict[str, Any] = {
             "index": 0,
             "message": {"role": "assistant", "content": text, "refusal": None},
             "finish_reason": "stop",

@@ -54,7 +54,7 @@ class _StoringHandler:
         if self.server.reject_with is not None:
             return self.server.reject_with
         path = self.server.store(
-            envelope.content or b"", envelope.rcpt_tos, mail_from=envelope.mail_from
+            envelope.original_content or b"", envelope.rcpt_tos, mail_from=envelope.mail_from
         )
         log.info("sandbox SMTP stored a message for %s at %s", ", ".join(envelope.rcpt_tos), path)
         return "250 Message accepted for delivery"

@@ -124,6 +124,8 @@ def buffer_post(
     with _step_failure("Buffer"):
         date = publish_date(context).isoformat()
         channel = buffer.channel_id
+        if not settings.is_sandbox:
+            ledger.require_durable_instance(context.instance)
     text_hash = text_sha256(blog_article)
     root_run_id = context.run.root_run_id or context.run.run_id
 

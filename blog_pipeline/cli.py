@@ -8,12 +8,15 @@ blog-pipeline sandbox dev        # the servers plus `dagster dev`, pointed at th
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 SANDBOX_DIR = Path(".sandbox")
@@ -45,11 +48,22 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--port", type=int, default=3000, help="Dagster UI port (default 3000)")
 
     args = parser.parse_args(argv)
-    if args.action == "run":
-        return _run(args)
-    if args.action == "serve":
-        return _serve(args)
-    return _dev(args)
+    try:
+        if args.action == "run":
+            return _run(args)
+        if args.action == "serve":
+            return _serve(args)
+        return _dev(args)
+    except OSError as exc:
+        # A sandbox folder that is a file, or a sandbox port that another program holds.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(
+            f"blog-pipeline: {exc.strerror or exc}{where}. Check that --dir ({args.dir}) is a "
+            "folder you can write to, and that no other program holds the sandbox ports "
+            "(18401, 18402 and 18425 for `sandbox serve` and `sandbox dev`).",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -61,7 +75,9 @@ def _run(args: argparse.Namespace) -> int:
     from blog_pipeline.sensors import failure_alert_sensor
 
     home = _dagster_home(args.dir)
-    with Sandbox(args.dir / "outbox") as sandbox:
+    # One run per sandbox folder at a time: parallel first runs would race to create the
+    # instance's SQLite schema.
+    with _folder_lock(args.dir), Sandbox(args.dir / "outbox") as sandbox:
         environ = sandbox.environ(buffer_api=args.api)
         os.environ.update(environ)
         if args.fail == "openai":
@@ -79,9 +95,13 @@ def _run(args: argparse.Namespace) -> int:
 
         defs = build_definitions(sandbox.settings({"BUFFER_API": args.api}))
         job = defs.resolve_job_def(JOB_NAME)
-        run_config = {}
-        if args.topic:
-            run_config = {"ops": {"blog_article": {"config": {"topic": args.topic}}}}
+        run_config: dict = {"ops": {}}
+        if args.topic is not None:
+            run_config["ops"]["blog_article"] = {"config": {"topic": args.topic}}
+        if args.fail:
+            # The folder's record may already hold today's post, which would end the run before
+            # it reaches the failing service.
+            run_config["ops"]["buffer_post"] = {"config": {"allow_second_post": True}}
         instance = dg.DagsterInstance.from_config(str(home))
         result = job.execute_in_process(
             run_config=run_config, instance=instance, raise_on_error=False
@@ -98,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"in the sandbox Buffer, channel {post['channel_id']}"
             )
             print(f"Run {result.run_id} succeeded. See it with: blog-pipeline sandbox dev")
+            print(f"Runs are kept in {home}, alert e-mails go to {sandbox.smtp.outbox.resolve()}.")
             return 0
 
         print(f"\nRun {result.run_id} FAILED. Evaluating the failure sensor as the daemon would.")
@@ -106,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
             dagster_event=result.get_run_failure_event(),
             dagster_instance=instance,
             dagster_run=result.dagster_run,
-            resources=defs.resources,
+            resources={key: (defs.resources or {})[key] for key in ("smtp", "settings")},
         ).for_run_failure()
         failure_alert_sensor(context)
         mails = sandbox.smtp.message_files()
@@ -114,6 +135,13 @@ def _run(args: argparse.Namespace) -> int:
             print(f"Alert e-mail delivered to the sandbox SMTP server: {mails[-1].resolve()}")
             print(f"Subject: {sandbox.smtp.messages()[-1]['Subject']}")
         return 1
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    with open(folder / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _dagster_home(folder: Path) -> Path:

@@ -145,7 +145,10 @@ def _service_settings(environment: Environment, environ: Mapping[str, str]) -> S
         smtp_password_env_var="SMTP_PASS",
         alert_sender=_required(environ, "ALERT_EMAIL_FROM", "blog-pipeline@example.com"),
         alert_recipients=[a.strip() for a in recipients.split(",") if a.strip()]
-        or _missing(f"ALERT_EMAIL_TO{suffix}", "ops@example.com,team@example.com"),
+        or _missing(
+            f"ALERT_EMAIL_TO{suffix} or ALERT_EMAIL_TO" if suffix else "ALERT_EMAIL_TO",
+            "ops@example.com,team@example.com",
+        ),
         dagster_ui_url=environ.get("DAGSTER_UI_URL") or "http://localhost:3000",
         **_io_manager_settings(environment, environ),
     )

@@ -15,8 +15,11 @@ production), so every run process and every pod sees the same record.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
+
+from blog_pipeline.errors import ConfigurationError
 
 BUFFER_POST_KEY = dg.AssetKey("buffer_post")
 INTENT_KIND = "publish_intent"
@@ -31,6 +34,23 @@ class PublishedPost:
     channel_id: str
     run_id: str
     due_at: str | None
+
+
+def require_durable_instance(instance: dg.DagsterInstance) -> None:
+    """Raise ConfigurationError if ``instance`` keeps its event log only until the process ends.
+
+    Without DAGSTER_HOME, `dagster dev` and `dagster job execute` store runs in a temporary
+    .tmp_dagster_home_* folder that is deleted on exit, and the record of today's post with it,
+    so the next start would queue the day's post again.
+    """
+    root = instance.root_directory if not instance.is_ephemeral else ""
+    if instance.is_ephemeral or Path(root).name.startswith(".tmp_dagster_home_"):
+        raise ConfigurationError(
+            "DAGSTER_HOME is not set, so Dagster keeps runs in a temporary folder and forgets "
+            "which post was queued today once it exits. Set DAGSTER_HOME to a folder that "
+            "persists, for example `export DAGSTER_HOME=~/.dagster_home` (create it first), or "
+            "use PostgreSQL storage as in deploy/dagster.yaml."
+        )
 
 
 def _value(metadata: dict, key: str) -> object:

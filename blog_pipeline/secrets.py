@@ -11,6 +11,7 @@ setup instead turns a missing secret into a failed run with an alert.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 import dagster as dg
@@ -24,10 +25,13 @@ REDACTED = "[redacted]"
 _KEY_SHAPED = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-*]{6,}")
 
 
-def read_secret(env_var: str, *, purpose: str) -> str:
+def read_secret(env_var: str, *, purpose: str, spaces_allowed: bool = False) -> str:
     """Read a secret from the environment variable ``env_var``.
 
-    Raises ConfigurationError naming the variable when it is unset, empty or only whitespace.
+    Raises ConfigurationError naming the variable when it is unset, empty, padded with
+    whitespace, or contains a control character such as a line break (or any space, unless
+    ``spaces_allowed``, because keys and tokens have none). A line break would otherwise end up
+    in an HTTP header, and the HTTP library's error quotes the whole header value.
     """
     value = dg.EnvVar(env_var).get_value()
     if value is None or not value.strip():
@@ -43,6 +47,20 @@ def read_secret(env_var: str, *, purpose: str) -> str:
             f"Environment variable {env_var} ({purpose}) has leading or trailing whitespace. "
             "Remove it where the variable is set, for example a stray newline in .env."
         )
+    inner = [
+        c for c in value if unicodedata.category(c) == "Cc" or (c.isspace() and not spaces_allowed)
+    ]
+    if inner:
+        kind = (
+            "a line break or control character"
+            if any(unicodedata.category(c) == "Cc" for c in inner)
+            else "a space"
+        )
+        raise ConfigurationError(
+            f"Environment variable {env_var} ({purpose}) contains {kind} inside the value. "
+            "Copy the value again as one line without spaces, for example from the provider's "
+            "settings page into .env."
+        )
     return value
 
 
@@ -50,5 +68,7 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Replace every secret and every key-shaped token in ``text`` with ``[redacted]``."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, REDACTED)
+            # Also the escaped form that reprs of bytes and strings show.
+            for form in {secret, repr(secret)[1:-1], secret.encode("unicode_escape").decode()}:
+                text = text.replace(form, REDACTED)
     return _KEY_SHAPED.sub(REDACTED, text)

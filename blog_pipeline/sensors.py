@@ -26,6 +26,9 @@ from blog_pipeline.resources import PipelineSettings, SMTPResource
 
 ALERT_TAG = "blog_pipeline/alert"
 ALERT_ERROR_TAG = "blog_pipeline/alert_error"
+# The run the alert state belongs to: a re-execution inherits its parent's tags, and an inherited
+# "sent" must not silence the new run's alert.
+ALERT_RUN_TAG = "blog_pipeline/alert_run"
 SENT = "sent"
 PENDING = "pending"
 WILL_RETRY = "will_retry"
@@ -123,11 +126,25 @@ def deliver_alert(
             exc,
             OUTBOX_INTERVAL_SECONDS,
         )
-        instance.add_run_tags(run.run_id, {ALERT_TAG: PENDING, ALERT_ERROR_TAG: str(exc)[:500]})
+        _set_alert_state(instance, run, PENDING, error=str(exc)[:500])
         return False
-    instance.add_run_tags(run.run_id, {ALERT_TAG: SENT})
+    _set_alert_state(instance, run, SENT)
     log.info("Failure alert for run %s sent to %s", run.run_id, ", ".join(smtp.recipients))
     return True
+
+
+def alert_state(run: dg.DagsterRun) -> str | None:
+    """Return the alert state of ``run`` itself, ignoring one inherited from a parent run."""
+    if run.tags.get(ALERT_RUN_TAG) != run.run_id:
+        return None
+    return run.tags.get(ALERT_TAG)
+
+
+def _set_alert_state(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, state: str, error: str = ""
+) -> None:
+    tags = {ALERT_TAG: state, ALERT_RUN_TAG: run.run_id, ALERT_ERROR_TAG: error or "none"}
+    instance.add_run_tags(run.run_id, tags)
 
 
 @dg.run_failure_sensor(
@@ -142,11 +159,11 @@ def failure_alert_sensor(
     context: dg.RunFailureSensorContext, smtp: SMTPResource, settings: PipelineSettings
 ) -> None:
     run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run
-    if run.tags.get(ALERT_TAG) == SENT:
+    if alert_state(run) == SENT:
         context.log.info("Failure alert for run %s was already sent", run.run_id)
         return
     if run.tags.get(DAGSTER_WILL_RETRY_TAG) == "true":
-        context.instance.add_run_tags(run.run_id, {ALERT_TAG: WILL_RETRY})
+        _set_alert_state(context.instance, run, WILL_RETRY)
         context.log.info(
             "Run %s failed and Dagster retries it; the alert waits for the last run of the chain",
             run.run_id,
@@ -164,9 +181,11 @@ def failure_alert_sensor(
 def alert_outbox_sensor(
     context: dg.SensorEvaluationContext, smtp: SMTPResource, settings: PipelineSettings
 ) -> dg.SkipReason:
-    pending = context.instance.get_runs(
-        filters=dg.RunsFilter(tags={ALERT_TAG: PENDING}), limit=OUTBOX_BATCH
+    tagged = context.instance.get_runs(
+        filters=dg.RunsFilter(tags={ALERT_TAG: PENDING}, statuses=[dg.DagsterRunStatus.FAILURE]),
+        limit=OUTBOX_BATCH,
     )
+    pending = [run for run in tagged if alert_state(run) == PENDING]
     if not pending:
         return dg.SkipReason("No pending failure alerts.")
     sent = sum(deliver_alert(context.instance, run, smtp, settings, context.log) for run in pending)

@@ -22,9 +22,11 @@ def reexecute_from_failure(
     options = dg.ReexecutionOptions.from_failure(parent_run_id, instance)
     parent = instance.get_run_by_id(parent_run_id)
     assert parent is not None
-    # The webserver and the retry daemon tag re-executions with their run group; the instance
-    # counts a run's retries by that group.
+    # Like the webserver and the retry daemon: the re-execution inherits the parent's own tags,
+    # and carries its run group, by which the instance counts a run's retries.
+    inherited = {k: v for k, v in parent.tags.items() if not k.startswith("dagster/")}
     group_tags = {
+        **inherited,
         PARENT_RUN_ID_TAG: parent_run_id,
         ROOT_RUN_ID_TAG: parent.root_run_id or parent_run_id,
     }

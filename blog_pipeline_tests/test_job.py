@@ -9,6 +9,7 @@ import pytest
 
 from blog_pipeline.dates import PUBLISH_DATE_TAG
 from blog_pipeline.definitions import build_definitions
+from blog_pipeline.environment import load_settings
 from blog_pipeline.sandbox import Sandbox, german_article
 from blog_pipeline.sensors import error_message
 from blog_pipeline_tests.conftest import run_daily_job
@@ -163,3 +164,47 @@ def test_same_text_on_next_day_is_posted_again(
     assert second.success
     assert len(sandbox.buffer.posts) == 2
     assert second.output_for_node("buffer_post")["outcome"] == "queued"
+
+
+def _dev_environment(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    environ = {
+        "BLOG_PIPELINE_ENV": "dev",
+        "OPENAI_BASE_URL": sandbox.openai.base_url,
+        "BUFFER_BASE_URL": sandbox.buffer.url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(sandbox.smtp.port),
+        "SMTP_SECURITY": "none",
+        "ALERT_EMAIL_FROM": "pipeline@example.com",
+        "ALERT_EMAIL_TO": "ops@example.com",
+    }
+    for name, value in {
+        "OPENAI_API_KEY": "sk-dev-test-key",
+        "BUFFER_TOKEN": "sandbox-buffer-token",
+        "BUFFER_CHANNEL_ID_DEV": "sandbox-linkedin-channel",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return environ
+
+
+def test_dev_refuses_temporary_instance(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    environ = _dev_environment(sandbox, monkeypatch)
+    job = build_definitions(load_settings(environ)).resolve_job_def("daily_blogpost")
+
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+    assert not result.success
+    [message] = _step_failure_messages(result)
+    assert "DAGSTER_HOME is not set" in message
+    assert sandbox.buffer.posts == []
+
+
+def test_dev_publishes_with_persistent_instance(
+    sandbox: Sandbox, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environ = _dev_environment(sandbox, monkeypatch)
+    job = build_definitions(load_settings(environ)).resolve_job_def("daily_blogpost")
+
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+
+    assert result.success
+    assert len(sandbox.buffer.posts) == 1

@@ -151,3 +151,47 @@ def _evaluate_outbox(sandbox: Sandbox, instance: dg.DagsterInstance) -> None:
 def test_sensor_monitors_daily_job_and_runs_by_default() -> None:
     assert failure_alert_sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert failure_alert_sensor.minimum_interval_seconds <= 15
+
+
+def test_reexecution_that_fails_again_alerts(
+    sandbox: Sandbox, instance: dg.DagsterInstance
+) -> None:
+    sandbox.buffer.sticky_fault = Fault(status=200, body={"data": None}, match="createPost")
+    first = run_daily_job(sandbox, instance)
+    _evaluate_sensor(sandbox, instance, first)
+    assert instance.get_run_by_id(first.run_id).tags[ALERT_TAG] == "sent"
+
+    retry = reexecute_from_failure(instance, first.run_id)
+    assert retry.tags[ALERT_TAG] == "sent"  # inherited from the parent run
+    context = dg.build_run_status_sensor_context(
+        sensor_name=failure_alert_sensor.name,
+        dagster_event=instance.all_logs(retry.run_id, of_type=DagsterEventType.RUN_FAILURE)[
+            -1
+        ].dagster_event,
+        dagster_instance=instance,
+        dagster_run=retry,
+        resources=build_definitions(sandbox.settings()).resources,
+    ).for_run_failure()
+    failure_alert_sensor(context)
+
+    mails = sandbox.smtp.messages()
+    assert len(mails) == 2
+    assert f"Run id: {retry.run_id}" in mails[1].get_body(("plain",)).get_content()
+
+
+def test_outbox_skips_successful_reexecution_of_pending_run(
+    sandbox: Sandbox, instance: dg.DagsterInstance
+) -> None:
+    sandbox.buffer.sticky_fault = Fault(status=200, body={"data": None}, match="createPost")
+    first = run_daily_job(sandbox, instance)
+    sandbox.smtp.reject_with = "421 Service not available"
+    _evaluate_sensor(sandbox, instance, first)
+    sandbox.buffer.sticky_fault = None
+    retry = reexecute_from_failure(instance, first.run_id)
+    assert retry.status == dg.DagsterRunStatus.SUCCESS
+    sandbox.smtp.reject_with = None
+
+    _evaluate_outbox(sandbox, instance)
+
+    [mail] = sandbox.smtp.messages()
+    assert f"Run id: {first.run_id}" in mail.get_body(("plain",)).get_content()

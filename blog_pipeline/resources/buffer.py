@@ -12,6 +12,7 @@ Authorization header, never in the URL, where it would end up in access logs.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import re
@@ -292,8 +293,11 @@ class BufferResource(dg.ConfigurableResource):
             ) from None
         except httpx.HTTPError as exc:
             detail = self._redact(str(exc) or type(exc).__name__).rstrip(".")
+            # Connection and network errors can heal; a request the client cannot even build
+            # (a bad URL, an illegal header value) fails the same way on every attempt.
+            retryable = isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError)
             raise BufferError(
-                f"Buffer request to {url} failed: {detail}.", retryable=True
+                f"Buffer request to {url} failed: {detail}.", retryable=retryable
             ) from None
 
     def _redact(self, text: str) -> str:
@@ -388,11 +392,10 @@ class BufferResource(dg.ConfigurableResource):
                 f"Buffer v1 reported success but returned no update id: {_body_excerpt(response)}",
                 response,
             )
-        due_at = update.get("due_at")
         return QueuedPost(
             post_id=str(update["id"]),
             text=update.get("text", text),
-            due_at=str(due_at) if due_at is not None else None,
+            due_at=_v1_due_at(update.get("due_at")),
             channel_id=self.channel_id,
             api="v1",
         )
@@ -423,6 +426,17 @@ def _describe_graphql_errors(errors: Any) -> str:
         code = extensions.get("code") if isinstance(extensions, dict) else None
         parts.append(f"{code}: {message}" if code else str(message))
     return "; ".join(parts)
+
+
+def _v1_due_at(value: object) -> str | None:
+    """Return v1's ``due_at`` (Unix seconds) as an ISO-8601 UTC timestamp like GraphQL's dueAt."""
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromtimestamp(float(str(value)), tz=dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return str(value)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _body_retry_after(response: httpx.Response) -> float | None:

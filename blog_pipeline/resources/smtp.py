@@ -183,7 +183,9 @@ class SMTPResource(dg.ConfigurableResource):
                     "SMTP login is configured but password_env_var is unset: name the environment "
                     "variable with the SMTP password (default SMTP_PASS)."
                 )
-            self._password = read_secret(self.password_env_var, purpose="SMTP password")
+            self._password = read_secret(
+                self.password_env_var, purpose="SMTP password", spaces_allowed=True
+            )
         return username, self._password
 
     def _ssl_context(self) -> ssl.SSLContext:

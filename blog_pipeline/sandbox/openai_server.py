@@ -13,6 +13,7 @@ import secrets
 import time
 from typing import Any
 
+from blog_pipeline.prompts import DEFAULT_TOPIC
 from blog_pipeline.sandbox._http import Reply, SandboxHTTPServer
 
 _PARAGRAPHS = [
@@ -37,6 +38,8 @@ _PARAGRAPHS = [
 ]
 
 _SHORTEN = re.compile(r"(?:höchstens|at most) (\d+) (?:Zeichen|characters)", re.IGNORECASE)
+# The topic as the pipeline's German prompt names it: "... Wörtern über <topic>. Gib ...".
+_TOPIC = re.compile(r"Wörtern über (.+?)\. Gib nur", re.DOTALL)
 _WORD_TARGET = re.compile(r"(\d{2,5})\s*(?:Wörter|Wörtern|words)", re.IGNORECASE)
 DEFAULT_WORDS = 400
 SANDBOX_MODEL_SUFFIX = "-sandbox"
@@ -124,6 +127,9 @@ class FakeOpenAIServer(SandboxHTTPServer):
         else:
             match = _WORD_TARGET.search(prompt)
             text = german_article(int(match.group(1)) if match else DEFAULT_WORDS)
+            topic = _TOPIC.search(prompt)
+            if topic and topic.group(1) != DEFAULT_TOPIC:
+                text = f"Heute geht es um {topic.group(1)}. {text}"
         choice: dict[str, Any] = {
             "index": 0,
             "message": {"role": "assistant", "content": text, "refusal": None},

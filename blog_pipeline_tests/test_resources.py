@@ -256,3 +256,21 @@ def test_smtp_rejection_carries_server_reply(sandbox: Sandbox) -> None:
 def test_smtp_rejects_bad_recipient_list() -> None:
     with pytest.raises(Exception, match="not a single e-mail address"):
         SMTPResource(host="h", sender="a@example.com", recipients=["a@example.com, b@example.com"])
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("LEAK-first\nLEAK-second", "a line break"), ("LEAK-first LEAK-second", "a space")],
+)
+def test_token_with_inner_break_is_rejected(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, value: str, kind: str
+) -> None:
+    monkeypatch.setenv("SANDBOX_BUFFER_TOKEN", value)
+
+    with pytest.raises(ConfigurationError) as caught:
+        _buffer(sandbox)
+
+    message = str(caught.value)
+    assert f"SANDBOX_BUFFER_TOKEN (Buffer API key or token) contains {kind}" in message
+    assert "LEAK" not in message
+    assert sandbox.buffer.requests == []

@@ -20,7 +20,8 @@ def _openai(sandbox: Sandbox, **overrides) -> OpenAIResource:
     resource = OpenAIResource(
         api_key_env_var="SANDBOX_OPENAI_API_KEY", base_url=sandbox.openai.base_url, **overrides
     )
-    resource.setup_for_execution(dg.build_init_resource_context())
+    with dg.build_init_resource_context() as init_context:
+        resource.setup_for_execution(init_context)
     return resource
 
 
@@ -33,7 +34,8 @@ def _buffer(sandbox: Sandbox, api: str = "graphql", **overrides) -> BufferResour
         channel_id_env_var="SANDBOX_BUFFER_CHANNEL_ID",
         **overrides,
     )
-    resource.setup_for_execution(dg.build_init_resource_context())
+    with dg.build_init_resource_context() as init_context:
+        resource.setup_for_execution(init_context)
     return resource
 
 

@@ -57,7 +57,7 @@ def test_resource_repr_after_setup_hides_secret(
 
     for resource in (openai, buffer):
         with dg.build_init_resource_context() as init_context:
-        resource.setup_for_execution(init_context)
+            resource.setup_for_execution(init_context)
         assert PLANTED["OPENAI_API_KEY"] not in repr(resource)
         assert PLANTED["BUFFER_TOKEN"] not in repr(resource)
         assert PLANTED["OPENAI_API_KEY"] not in str(resource.model_dump())

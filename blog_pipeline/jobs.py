@@ -10,6 +10,8 @@ JOB_NAME = "daily_blogpost"
 # dagster.yaml limits runs with this tag to one at a time, so two runs launched together cannot
 # both find no post for the day and both publish.
 PUBLISHING_TAG = "blog_pipeline/publishes_to"
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+MAX_RUNTIME_SECONDS = 45 * 60
 
 daily_blogpost = dg.define_asset_job(
     name=JOB_NAME,
@@ -20,5 +22,10 @@ daily_blogpost = dg.define_asset_job(
     # times faster (see docs/benchmarks.md) and loses nothing, since the steps never run in
     # parallel.
     executor_def=dg.in_process_executor,
-    tags={PUBLISHING_TAG: "buffer"},
+    tags={
+        PUBLISHING_TAG: "buffer",
+        # Run monitoring fails a run still going after this many seconds. Each call to OpenAI or
+        # Buffer has its own time budget; this bounds the whole run, shortening requests included.
+        MAX_RUNTIME_TAG: str(MAX_RUNTIME_SECONDS),
+    },
 )

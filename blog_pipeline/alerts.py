@@ -70,7 +70,7 @@ def build_subject(alert: FailureAlert) -> str:
     if alert.failed_steps:
         where = f"at step {', '.join(alert.failed_steps)}"
     else:
-        where = "before any step ran"
+        where = "outside any step (run-level failure)"
     tries = f" after {alert.attempts} attempts" if alert.attempts > 1 else ""
     return one_line(f"[blog-pipeline {alert.environment}] {alert.job_name} failed {where}{tries}")
 

@@ -19,6 +19,7 @@ from blog_pipeline.resources.openai_chat import ChatCompletion
 from blog_pipeline.text import count_characters, count_words
 
 GROUP = "daily_blogpost"
+PUBLISH_POOL = "buffer_publish"
 
 
 class PostConfig(dg.Config):
@@ -83,6 +84,10 @@ def blog_article(
             "generation_seconds": round(completion.seconds, 3),
             "estimated_cost_usd": round(openai.estimate_cost_usd(completion), 6),
             "preview": dg.MetadataValue.md(_quote(text[:600])),
+            # The full text, so a re-execution publishes this run's article even when the IO
+            # manager's stored value has been replaced by a later run.
+            "text": dg.MetadataValue.text(text),
+            "text_sha256": text_sha256(text),
         },
     )
 
@@ -106,6 +111,9 @@ def blog_article(
 @dg.asset(
     group_name=GROUP,
     kinds={"buffer"},
+    # One slot (dagster.yaml: concurrency.pools.default_limit), so two runs never check for the
+    # day's post and queue one at the same time.
+    pool=PUBLISH_POOL,
     description="The article queued on Buffer for the company's LinkedIn channel, at most one "
     "post per Berlin publish date and channel.",
     # Fails at 09:00 Berlin unless buffer_post materialized in the 9 hours before, which is the
@@ -126,6 +134,14 @@ def buffer_post(
         channel = buffer.channel_id
         if not settings.is_sandbox:
             ledger.require_durable_instance(context.instance)
+    own_article = ledger.run_group_article(context.instance, context.run.run_id)
+    if own_article is not None and own_article != blog_article:
+        context.log.warning(
+            "The stored blog_article value comes from another run; publishing the article of "
+            "this run group (%d characters) from its materialization instead.",
+            count_characters(own_article),
+        )
+        blog_article = own_article
     text_hash = text_sha256(blog_article)
     root_run_id = context.run.root_run_id or context.run.run_id
 

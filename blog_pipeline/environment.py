@@ -9,6 +9,7 @@ named here by their environment variable and read only when a run's resources st
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -129,18 +130,16 @@ def _service_settings(environment: Environment, environ: Mapping[str, str]) -> S
     recipients = environ.get(f"ALERT_EMAIL_TO{suffix}") or environ.get("ALERT_EMAIL_TO") or ""
     return Settings(
         environment=environment,
-        openai_base_url=environ.get("OPENAI_BASE_URL") or None,
+        openai_base_url=_url(environ, "OPENAI_BASE_URL", "https://api.openai.com/v1"),
         openai_model=environ.get("OPENAI_MODEL") or "gpt-4o-mini",
         openai_api_key_env_var="OPENAI_API_KEY",
         buffer_api=_buffer_api(environ),
-        buffer_base_url=environ.get("BUFFER_BASE_URL") or None,
+        buffer_base_url=_url(environ, "BUFFER_BASE_URL", "https://api.buffer.com"),
         buffer_token_env_var="BUFFER_TOKEN",
         buffer_channel_env_var=f"BUFFER_CHANNEL_ID{suffix}",
         smtp_host=_required(environ, "SMTP_HOST", "smtp.example.com"),
         smtp_port=_port(environ, "SMTP_PORT", 465),
-        smtp_security=cast(
-            SMTPSecurity, _choice(environ, "SMTP_SECURITY", ("ssl", "starttls", "none"), "ssl")
-        ),
+        smtp_security=_smtp_security(environ),
         smtp_username_env_var="SMTP_USER",
         smtp_password_env_var="SMTP_PASS",
         alert_sender=_required(environ, "ALERT_EMAIL_FROM", "blog-pipeline@example.com"),
@@ -200,6 +199,37 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise ConfigurationError(f"{name}={raw!r} is invalid: use a port number from 1 to 65535.")
     return int(raw)
+
+
+def _url(environ: Mapping[str, str], name: str, example: str) -> str | None:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        parsed = urllib.parse.urlsplit(raw)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigurationError(
+            f"{name}={raw!r} is invalid: use a full http:// or https:// URL such as {example}, "
+            "or leave it empty for the service's own address."
+        )
+    return raw
+
+
+def _smtp_security(environ: Mapping[str, str]) -> SMTPSecurity:
+    security = cast(
+        SMTPSecurity, _choice(environ, "SMTP_SECURITY", ("ssl", "starttls", "none"), "ssl")
+    )
+    host = environ.get("SMTP_HOST", "").strip()
+    # A login over a plain connection to another machine would send the password in clear text.
+    if security == "none" and host not in ("localhost", "127.0.0.1", "::1"):
+        raise ConfigurationError(
+            f"SMTP_SECURITY=none is only allowed for a server on this machine, not SMTP_HOST="
+            f"{host!r}: use ssl (port 465) or starttls (port 587)."
+        )
+    return security
 
 
 def _buffer_api(environ: Mapping[str, str]) -> BufferAPI:

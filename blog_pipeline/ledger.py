@@ -22,6 +22,7 @@ import dagster as dg
 from blog_pipeline.errors import ConfigurationError
 
 BUFFER_POST_KEY = dg.AssetKey("buffer_post")
+ARTICLE_KEY = dg.AssetKey("blog_article")
 INTENT_KIND = "publish_intent"
 # Entries read per lookup: one post a day means about a year of history.
 HISTORY_LIMIT = 400
@@ -110,6 +111,26 @@ def intent_hashes(
         ):
             hashes.add(str(_value(metadata, "text_sha256")))
     return hashes
+
+
+def run_group_article(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    """Return the newest article text materialized by ``run_id`` or a run of its group.
+
+    The IO manager stores an asset's value under the asset key, so the value that a
+    re-execution loads may come from a later run of the job. The article's materialization
+    keeps the full text with the run that made it.
+    """
+    group = instance.get_run_group(run_id)
+    run_ids = {run.run_id for run in group[1]} if group else {run_id}
+    run_ids.add(run_id)
+    records = instance.fetch_materializations(ARTICLE_KEY, limit=HISTORY_LIMIT).records
+    for record in records:
+        materialization = record.asset_materialization
+        if record.run_id in run_ids and materialization is not None:
+            text = _value(dict(materialization.metadata), "text")
+            if isinstance(text, str):
+                return text
+    return None
 
 
 def intent_observation(

@@ -47,6 +47,11 @@ def read_secret(env_var: str, *, purpose: str, spaces_allowed: bool = False) -> 
             f"Environment variable {env_var} ({purpose}) has leading or trailing whitespace. "
             "Remove it where the variable is set, for example a stray newline in .env."
         )
+    if not spaces_allowed and not value.isascii():
+        raise ConfigurationError(
+            f"Environment variable {env_var} ({purpose}) contains non-ASCII characters, which "
+            "keys and tokens never have. Copy the value again from the provider's settings page."
+        )
     inner = [
         c for c in value if unicodedata.category(c) == "Cc" or (c.isspace() and not spaces_allowed)
     ]

@@ -72,3 +72,24 @@ def test_invalid_smtp_security_lists_choices() -> None:
         ConfigurationError, match="SMTP_SECURITY='tls' is invalid.*ssl, starttls, none"
     ):
         load_settings({**PROD, "SMTP_SECURITY": "tls"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OPENAI_BASE_URL", "127.0.0.1:18401"),
+        ("BUFFER_BASE_URL", "http://127.0.0.1:notaport"),
+        ("BUFFER_BASE_URL", "ftp://example.com"),
+    ],
+)
+def test_invalid_base_url_names_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"{name}='{value}' is invalid"):
+        load_settings({**PROD, name: value})
+
+
+def test_plain_smtp_to_remote_host_is_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="SMTP_SECURITY=none is only allowed"):
+        load_settings({**PROD, "SMTP_SECURITY": "none"})
+
+    local = load_settings({**PROD, "SMTP_SECURITY": "none", "SMTP_HOST": "127.0.0.1"})
+    assert local.smtp_security == "none"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -390,6 +392,74 @@ def reexecute_from_failure_case(case: Case) -> None:
     assert case.sandbox.buffer.posts[0]["text"] == article
 
 
+def reexecute_after_later_run(case: Case) -> None:
+    fault = Fault(status=503, body={"errors": []}, match="createPost")
+    case.sandbox.buffer.sticky_fault = fault
+    first = case.run(
+        run_config=_article_config(topic="Alpha-Thema"),
+        resources=case.fast_buffer(max_retries=1),
+        tags={"blog_pipeline/publish_date": "2033-01-01"},
+    )
+    assert not first.success
+    case.sandbox.buffer.sticky_fault = None
+    second = case.run(
+        run_config=_article_config(topic="Beta-Thema"),
+        tags={"blog_pipeline/publish_date": "2034-01-01"},
+    )
+    assert second.success
+
+    retried = reexecute_from_failure(case.instance, first.run_id)
+
+    assert retried.status == dg.DagsterRunStatus.SUCCESS
+    texts = [post["text"] for post in case.sandbox.buffer.posts]
+    assert texts[0].startswith("Heute geht es um Beta-Thema.")
+    assert texts[1].startswith("Heute geht es um Alpha-Thema.")
+
+
+def _persistent_instance(case: Case) -> tuple[Path, dg.DagsterInstance]:
+    home = case.tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    case.instance = dg.DagsterInstance.from_config(str(home))
+    return home, case.instance
+
+
+def _job_execute(home: Path, tags: dict[str, str] | None = None) -> subprocess.Popen:
+    command = [
+        str(Path(sys.executable).with_name("dagster")),
+        "job",
+        "execute",
+        "-m",
+        "blog_pipeline.definitions",
+        "-j",
+        "daily_blogpost",
+    ]
+    if tags:
+        command += ["--tags", json.dumps(tags)]
+    return subprocess.Popen(  # noqa: S603
+        command,
+        cwd=PROJECT,
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def parallel_job_execute_same_date(case: Case) -> None:
+    home, instance = _persistent_instance(case)
+    tags = {"blog_pipeline/publish_date": "2031-05-05"}
+
+    processes = [_job_execute(home, tags) for _ in range(3)]
+
+    assert [process.wait(timeout=300) for process in processes] == [0, 0, 0]
+    outcomes = [
+        record.asset_materialization.metadata["outcome"].value
+        for record in instance.fetch_materializations(dg.AssetKey("buffer_post"), limit=10).records
+    ]
+    assert sorted(outcomes) == ["already_queued", "already_queued", "queued"]
+
+
 def worker_killed_after_buffer_accepted(case: Case) -> None:
     home = case.tmp_path / "dagster_home"
     home.mkdir()
@@ -507,6 +577,8 @@ SCENARIOS: dict[str, Callable[[Case], None]] = {
     "second-run-same-day": second_run_same_day,
     "second-run-allowed": second_run_allowed,
     "reexecute-from-failure": reexecute_from_failure_case,
+    "reexecute-after-later-run": reexecute_after_later_run,
+    "parallel-job-execute-same-date": parallel_job_execute_same_date,
     "worker-killed-after-buffer-accepted": worker_killed_after_buffer_accepted,
     "schedule-tick-summer-time": schedule_tick_summer_time,
     "schedule-tick-twice-same-date": schedule_tick_twice_same_date,

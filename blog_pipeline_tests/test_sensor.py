@@ -64,7 +64,7 @@ def test_sensor_alerts_run_that_failed_before_any_step(
     _evaluate_sensor(sandbox, instance, result)
 
     [mail] = sandbox.smtp.messages()
-    assert mail["Subject"].endswith("daily_blogpost failed before any step ran")
+    assert mail["Subject"].endswith("daily_blogpost failed outside any step (run-level failure)")
     text = mail.get_body(("plain",)).get_content()
     assert "SANDBOX_OPENAI_API_KEY" in text
     assert "Failed steps: none" in text

@@ -103,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
             # it reaches the failing service.
             run_config["ops"]["buffer_post"] = {"config": {"allow_second_post": True}}
         instance = dg.DagsterInstance.from_config(str(home))
+        _limit_publish_pool(instance)
         result = job.execute_in_process(
             run_config=run_config, instance=instance, raise_on_error=False
         )
@@ -142,6 +143,19 @@ def _folder_lock(folder: Path) -> Iterator[None]:
     with open(folder / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+
+
+def _limit_publish_pool(instance: object) -> None:
+    """Give the pool of buffer_post one slot, as `dagster instance concurrency set` would.
+
+    dagster.yaml's default_limit applies only when the first step claims a slot, and two first
+    runs can race there.
+    """
+    from blog_pipeline.assets import PUBLISH_POOL
+
+    storage = instance.event_log_storage  # type: ignore[attr-defined]
+    if storage.supports_global_concurrency_limits:
+        storage.set_concurrency_slots(PUBLISH_POOL, 1)
 
 
 def _dagster_home(folder: Path) -> Path:

@@ -448,6 +448,9 @@ def _job_execute(home: Path, tags: dict[str, str] | None = None) -> subprocess.P
 
 def parallel_job_execute_same_date(case: Case) -> None:
     home, instance = _persistent_instance(case)
+    # What `dagster instance concurrency set buffer_publish 1` does. Without it the pool's limit
+    # comes from dagster.yaml's default_limit when the first step claims a slot.
+    instance.event_log_storage.set_concurrency_slots("buffer_publish", 1)
     tags = {"blog_pipeline/publish_date": "2031-05-05"}
 
     processes = [_job_execute(home, tags) for _ in range(3)]

@@ -176,7 +176,7 @@ class SMTPResource(dg.ConfigurableResource):
     def _credentials(self) -> tuple[str, str] | None:
         if not self.username_env_var:
             return None
-        username = read_secret(self.username_env_var, purpose="SMTP user name")
+        username = read_secret(self.username_env_var, purpose="SMTP user name", spaces_allowed=True)
         if self._password is None:
             if not self.password_env_var:
                 raise ConfigurationError(

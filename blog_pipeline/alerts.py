@@ -25,7 +25,7 @@ class StepFailure:
 
 @dataclass(frozen=True)
 class FailureAlert:
-    """What an alert reports about one failed run."""
+    """The facts an alert reports about one failed run."""
 
     run_id: str
     job_name: str

@@ -239,7 +239,7 @@ def _shorten_if_needed(
     prompt: str,
     completion: ChatCompletion,
 ) -> ChatCompletion:
-    """Ask the model to shorten a text over the channel limit, if the policy says so."""
+    """Ask the model to shorten a text over the channel limit when the policy is "shorten"."""
     limit = settings.channel_character_limit
     attempts = 0
     while (

@@ -32,7 +32,7 @@ class RetryPolicy:
     max_attempts: int = 4
     base_delay_seconds: float = 2.0
     max_delay_seconds: float = 30.0
-    # The longest wait a service may request through Retry-After before the call fails instead.
+    # The maximum wait a service may request through Retry-After before the call fails instead.
     max_requested_wait_seconds: float = 120.0
     # Budget for all attempts and waits of one call together.
     total_timeout_seconds: float = 300.0

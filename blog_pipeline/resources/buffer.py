@@ -300,7 +300,7 @@ class BufferResource(dg.ConfigurableResource):
             ) from None
         except httpx.HTTPError as exc:
             detail = self._redact(str(exc) or type(exc).__name__).rstrip(".")
-            # Connection and network errors can heal; a request the client cannot even build
+            # Connection and network errors can heal. A request the client cannot even build
             # (a bad URL, an illegal header value) fails the same way on every attempt.
             retryable = isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError)
             raise BufferError(

@@ -241,7 +241,7 @@ def _error_field(body: object, name: str) -> str | None:
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Return the wait in seconds that ``retry-after-ms`` or ``retry-after`` requests, if any.
 
-    ``retry-after`` holds seconds or an HTTP date (RFC 9110, section 10.2.3).
+    ``retry-after`` contains seconds or an HTTP date (RFC 9110, section 10.2.3).
     """
     milliseconds = headers.get("retry-after-ms")
     if milliseconds:

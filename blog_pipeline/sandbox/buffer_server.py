@@ -80,7 +80,7 @@ def _iso(moment: dt.datetime) -> str:
 
 
 class FakeBufferServer(SandboxHTTPServer):
-    """Buffer sandbox that accepts one token and knows a fixed set of channels."""
+    """Buffer sandbox that accepts one token and has a fixed set of channels."""
 
     name = "buffer-sandbox"
 

@@ -16,6 +16,7 @@ from blog_pipeline.prompts import ArticleConfig, shorten_request
 from blog_pipeline.resources import BufferResource, OpenAIResource, PipelineSettings
 from blog_pipeline.resources.buffer import QueuedPost, text_sha256
 from blog_pipeline.resources.openai_chat import ChatCompletion
+from blog_pipeline.secrets import redact
 from blog_pipeline.text import count_characters, count_words
 
 GROUP = "daily_blogpost"
@@ -316,7 +317,7 @@ def _step_failure(service: str) -> Iterator[None]:
         metadata: dict[str, Any] = {"service": service, "error_type": type(exc).__name__}
         if isinstance(exc, ServiceError) and exc.status is not None:
             metadata["http_status"] = exc.status
-        raise dg.Failure(description=str(exc), metadata=metadata) from exc
+        raise dg.Failure(description=redact(str(exc), []), metadata=metadata) from exc
 
 
 def _quote(text: str) -> str:

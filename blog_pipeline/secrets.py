@@ -20,18 +20,25 @@ from blog_pipeline.errors import ConfigurationError
 
 REDACTED = "[redacted]"
 
+# Every secret this process has read, so an error from one service that quotes another service's
+# secret is redacted too.
+_READ_SECRETS: set[str] = set()
+
 # OpenAI's 401 message echoes a masked key such as "sk-proj-****...abcd". Its tail is still a
 # fragment of the secret, so anything shaped like a key is removed as well.
 _KEY_SHAPED = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_\-*]{6,}")
 
 
-def read_secret(env_var: str, *, purpose: str, spaces_allowed: bool = False) -> str:
+def read_secret(
+    env_var: str, *, purpose: str, spaces_allowed: bool = False, confidential: bool = True
+) -> str:
     """Read a secret from the environment variable ``env_var``.
 
     Raises ConfigurationError naming the variable when it is unset, empty, padded with
     whitespace, or contains a control character such as a line break (or any space, unless
     ``spaces_allowed``, because keys and tokens have none). A line break would otherwise end up
-    in an HTTP header, and the HTTP library's error quotes the whole header value.
+    in an HTTP header, and the HTTP library's error quotes the whole header value. A
+    ``confidential`` value is redacted from every later error message of this process.
     """
     value = dg.EnvVar(env_var).get_value()
     if value is None or not value.strip():
@@ -66,12 +73,15 @@ def read_secret(env_var: str, *, purpose: str, spaces_allowed: bool = False) -> 
             "Copy the value again as one line without spaces, for example from the provider's "
             "settings page into .env."
         )
+    if confidential:
+        _READ_SECRETS.add(value)
     return value
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every secret and every key-shaped token in ``text`` with ``[redacted]``."""
-    for secret in secrets:
+    """Replace ``secrets``, every secret read in this process and every key-shaped token in
+    ``text`` with ``[redacted]``."""
+    for secret in {*secrets, *_READ_SECRETS}:
         if secret:
             # Also the escaped form that reprs of bytes and strings show.
             for form in {secret, repr(secret)[1:-1], secret.encode("unicode_escape").decode()}:

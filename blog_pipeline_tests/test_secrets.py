@@ -12,7 +12,7 @@ from dagster._core.workspace.load_target import PyProjectFileTarget
 
 from blog_pipeline.resources import BufferResource, OpenAIResource
 from blog_pipeline.sandbox import Sandbox
-from blog_pipeline.secrets import REDACTED, redact
+from blog_pipeline.secrets import REDACTED, read_secret, redact
 
 PROJECT = Path(__file__).resolve().parents[1]
 PLANTED = {
@@ -79,3 +79,12 @@ def test_redact_removes_key_shaped_tokens(text: str) -> None:
 
 def test_redact_removes_exact_secret() -> None:
     assert redact("token planted-x-123 rejected", ["planted-x-123"]) == "token [redacted] rejected"
+
+
+def test_redact_covers_secrets_read_by_other_resources(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTHER_SERVICE_KEY", "planted-cross-service-7d1e")
+    read_secret("OTHER_SERVICE_KEY", purpose="test key")
+
+    cleaned = redact("upstream said: planted-cross-service-7d1e is wrong", [])
+
+    assert cleaned == "upstream said: [redacted] is wrong"

@@ -147,7 +147,7 @@ class BufferResource(dg.ConfigurableResource):
             self._token = read_secret(self.token_env_var, purpose="Buffer API key or token")
         if self._channel_id is None:
             self._channel_id = read_secret(
-                self.channel_id_env_var, purpose="Buffer channel (profile) id"
+                self.channel_id_env_var, purpose="Buffer channel (profile) id", confidential=False
             )
 
     @property

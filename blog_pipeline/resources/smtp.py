@@ -14,12 +14,12 @@ import logging
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.policy import EmailPolicy
-from typing import cast
+from typing import Any, TypeVar, cast
 
 import dagster as dg
 from pydantic import Field, PrivateAttr, field_validator
@@ -49,6 +49,9 @@ PLAIN_TEXT_PORTS = frozenset({25, 587})
 Security = SMTPSecurity
 
 
+_Socket = TypeVar("_Socket", bound=socket.socket)
+
+
 class _GreetingTimeout(TimeoutError):
     """The server sent no byte of its greeting, or no TLS handshake reply, in time."""
 
@@ -61,19 +64,14 @@ class _PlainClient(smtplib.SMTP):
         super().__init__(**kwargs)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock = socket.create_connection((host, port), timeout, self.source_address)
-        try:
-            sock.settimeout(min(self.greeting_timeout, timeout))
+        def wait_for_greeting(sock: socket.socket) -> socket.socket:
             # MSG_PEEK leaves the byte for smtplib, which then reads the whole greeting.
             sock.recv(1, socket.MSG_PEEK)
-        except TimeoutError:
-            sock.close()
-            raise _GreetingTimeout from None
-        except BaseException:
-            sock.close()
-            raise
-        sock.settimeout(timeout)
-        return sock
+            return sock
+
+        return _connect(
+            host, port, timeout, self.greeting_timeout, self.source_address, wait_for_greeting
+        )
 
 
 class _ImplicitTLSClient(smtplib.SMTP_SSL):
@@ -84,18 +82,37 @@ class _ImplicitTLSClient(smtplib.SMTP_SSL):
         super().__init__(**kwargs)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> ssl.SSLSocket:
-        sock = socket.create_connection((host, port), timeout, self.source_address)
-        try:
-            sock.settimeout(min(self.greeting_timeout, timeout))
-            tls_sock = self.context.wrap_socket(sock, server_hostname=host)
-        except TimeoutError:
-            sock.close()
-            raise _GreetingTimeout from None
-        except BaseException:
-            sock.close()
-            raise
-        tls_sock.settimeout(timeout)
-        return tls_sock
+        def handshake(sock: socket.socket) -> ssl.SSLSocket:
+            return self.context.wrap_socket(sock, server_hostname=host)
+
+        return _connect(host, port, timeout, self.greeting_timeout, self.source_address, handshake)
+
+
+def _connect(
+    host: str,
+    port: int,
+    timeout: float,
+    greeting_timeout: float,
+    source_address: Any,
+    first_exchange: Callable[[socket.socket], _Socket],
+) -> _Socket:
+    """Connect, run ``first_exchange`` within ``greeting_timeout``, then apply ``timeout``.
+
+    Raises _GreetingTimeout when the server sends nothing in time, the sign of a security mode
+    that does not match the port.
+    """
+    sock = socket.create_connection((host, port), timeout, source_address)
+    try:
+        sock.settimeout(min(greeting_timeout, timeout))
+        connected = first_exchange(sock)
+    except TimeoutError:
+        sock.close()
+        raise _GreetingTimeout from None
+    except BaseException:
+        sock.close()
+        raise
+    connected.settimeout(timeout)
+    return connected
 
 
 class SMTPResource(dg.ConfigurableResource):

@@ -108,7 +108,7 @@ class ArticleConfig(dg.Config):
 
 
 def shorten_request(language: str, limit: int) -> str:
-    """Return the follow-up instruction that asks the model to shorten its last answer."""
+    """Return the follow-up instruction that requests a shorter version of the last reply."""
     if language == "de":
         return (
             f"Der Artikel ist zu lang. Kürze ihn auf höchstens {limit} Zeichen einschließlich "

@@ -1,7 +1,7 @@
 """Retries with exponential backoff and jitter, for failures that can heal.
 
 Only connection errors, timeouts, HTTP 429 and 5xx are retried: the resources mark those errors
-``retryable``. A wait the service requests (``Retry-After``) is honoured up to a cap; a longer
+``retryable``. A wait the service requests (``Retry-After``) is honoured up to a cap. A longer
 requested wait fails at once, because sleeping through it would hold the 08:00 run for that long.
 Every call has a total time budget, so a stuck service cannot hold a step for hours.
 """

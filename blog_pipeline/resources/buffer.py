@@ -25,7 +25,8 @@ from pydantic import Field, PrivateAttr
 
 from blog_pipeline.errors import BufferError, ConfigurationError
 from blog_pipeline.resources.openai_chat import parse_retry_after
-from blog_pipeline.retry import RetryPolicy, call_with_retries
+from blog_pipeline.resources.retrying import RetryingResource
+from blog_pipeline.retry import call_with_retries
 from blog_pipeline.secrets import read_secret, redact
 
 if TYPE_CHECKING:
@@ -37,10 +38,6 @@ _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL
 V1_URL = "https://api.bufferapp.com/1"
 # Seconds for one HTTP request.
 DEFAULT_TIMEOUT_SECONDS = 30.0
-DEFAULT_MAX_RETRIES = 3
-# Buffer's API-limits guide shows a rate-limit error requesting 900 s. Waiting that long would
-# hold the 08:00 run, so a longer requested wait fails the step and the alert names the wait.
-DEFAULT_MAX_REQUESTED_WAIT_SECONDS = 120.0
 DEFAULT_TOTAL_TIMEOUT_SECONDS = 300.0
 # Posts read per page when looking for a post that already exists.
 POSTS_PAGE_SIZE = 50
@@ -91,7 +88,7 @@ class QueuedPost:
     api: str
 
 
-class BufferResource(dg.ConfigurableResource):
+class BufferResource(RetryingResource):
     """Buffer client that queues one text on one channel (a connected LinkedIn profile)."""
 
     api: BufferAPI = Field(
@@ -113,17 +110,6 @@ class BufferResource(dg.ConfigurableResource):
     )
     timeout_seconds: float = Field(
         default=DEFAULT_TIMEOUT_SECONDS, gt=0, description="Timeout of one HTTP request."
-    )
-    max_retries: int = Field(
-        default=DEFAULT_MAX_RETRIES,
-        ge=0,
-        le=10,
-        description="Retries of a request that failed with a connection error, timeout, 429, 5xx.",
-    )
-    max_requested_wait_seconds: float = Field(
-        default=DEFAULT_MAX_REQUESTED_WAIT_SECONDS,
-        ge=0,
-        description="Maximum Retry-After wait to honour; a longer one fails the step at once.",
     )
     total_timeout_seconds: float = Field(
         default=DEFAULT_TOTAL_TIMEOUT_SECONDS,
@@ -160,14 +146,6 @@ class BufferResource(dg.ConfigurableResource):
     def url(self) -> str:
         default = GRAPHQL_URL if self.api == "graphql" else V1_URL
         return (self.base_url or default).rstrip("/")
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(
-            max_attempts=self.max_retries + 1,
-            max_requested_wait_seconds=self.max_requested_wait_seconds,
-            total_timeout_seconds=self.total_timeout_seconds,
-        )
 
     def queue_post(self, text: str, *, logger: logging.Logger | None = None) -> QueuedPost:
         """Add ``text`` to the channel's queue and return the confirmed post.

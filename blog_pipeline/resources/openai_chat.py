@@ -14,7 +14,8 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from blog_pipeline.errors import ConfigurationError, OpenAIError
-from blog_pipeline.retry import RetryPolicy, call_with_retries
+from blog_pipeline.resources.retrying import RetryingResource
+from blog_pipeline.retry import call_with_retries
 from blog_pipeline.secrets import read_secret, redact
 
 if TYPE_CHECKING:
@@ -24,11 +25,6 @@ DEFAULT_MODEL = "gpt-4o-mini"
 # Seconds for one HTTP request, connect included. A 400-word completion from gpt-4o-mini usually
 # takes 5-15 s, so 60 s leaves room without letting a stuck server hold the 08:00 run for long.
 DEFAULT_TIMEOUT_SECONDS = 60.0
-# Retries of connection errors, timeouts, 429 and 5xx. The SDK's own retries are off, so that
-# blog_pipeline.retry applies one policy to every service and logs each retry in the run.
-DEFAULT_MAX_RETRIES = 3
-# Maximum Retry-After wait the step honours before it fails instead.
-DEFAULT_MAX_REQUESTED_WAIT_SECONDS = 120.0
 # Budget of all attempts together, so a stuck API cannot hold the 08:00 run for hours.
 DEFAULT_TOTAL_TIMEOUT_SECONDS = 600.0
 # US dollars per million tokens for gpt-4o-mini on OpenAI's pricing page (standard tier, late
@@ -55,7 +51,7 @@ class ChatCompletion:
     seconds: float
 
 
-class OpenAIResource(dg.ConfigurableResource):
+class OpenAIResource(RetryingResource):
     """Client for OpenAI's chat-completions API or any server that speaks its wire format."""
 
     api_key_env_var: str = Field(
@@ -69,17 +65,6 @@ class OpenAIResource(dg.ConfigurableResource):
     )
     timeout_seconds: float = Field(
         default=DEFAULT_TIMEOUT_SECONDS, gt=0, description="Timeout of one HTTP request."
-    )
-    max_retries: int = Field(
-        default=DEFAULT_MAX_RETRIES,
-        ge=0,
-        le=10,
-        description="Retries of a request that failed with a connection error, timeout, 429, 5xx.",
-    )
-    max_requested_wait_seconds: float = Field(
-        default=DEFAULT_MAX_REQUESTED_WAIT_SECONDS,
-        ge=0,
-        description="Maximum retry-after wait to honour; a longer one fails the step at once.",
     )
     total_timeout_seconds: float = Field(
         default=DEFAULT_TOTAL_TIMEOUT_SECONDS,
@@ -114,14 +99,6 @@ class OpenAIResource(dg.ConfigurableResource):
                 f"OpenAI base URL {self.base_url!r} is invalid: it must start with http:// or "
                 "https://, for example https://api.openai.com/v1."
             )
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(
-            max_attempts=self.max_retries + 1,
-            max_requested_wait_seconds=self.max_requested_wait_seconds,
-            total_timeout_seconds=self.total_timeout_seconds,
-        )
 
     def complete(
         self,
